@@ -1,0 +1,158 @@
+// Package httpx holds the small pieces every vendor client in this project shares: an HTTP client
+// with verified TLS and sane timeouts, exponential backoff with jitter that respects the context,
+// Retry-After, bounded body reads, and recognising the HTML error pages load balancers return
+// in place of JSON.
+//
+// The clients (internal/destiny, internal/jamf/pro, internal/jamf/school) own their retry loops and
+// error types: what is retryable differs per vendor, the mechanics do not.
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxBodyBytes bounds any response body a client reads (a Jamf inventory page of 2000 devices with
+// four sections is a few MiB).
+const MaxBodyBytes = 64 << 20
+
+// NewHTTPClient returns a client with TLS verification on (the default; set
+// InsecureSkipVerify only for a test server), connection reuse sized for maxConns concurrent
+// requests to one host, and an overall per-request timeout.
+func NewHTTPClient(timeout time.Duration, maxConns int, tlsConfig *tls.Config) *http.Client {
+	if maxConns <= 0 {
+		maxConns = 10
+	}
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          maxConns * 2,
+		MaxIdleConnsPerHost:   maxConns,
+		MaxConnsPerHost:       maxConns,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// Backoff is exponential backoff with full jitter: attempt n (from 0) waits a random duration in
+// [0, min(Max, Base*2^n)].
+type Backoff struct {
+	Base time.Duration
+	Max  time.Duration
+}
+
+// DefaultBackoff suits interactive APIs: 200ms, 400ms, ... capped at 10s.
+var DefaultBackoff = Backoff{Base: 200 * time.Millisecond, Max: 10 * time.Second}
+
+// Delay returns the wait before retry attempt n (n starts at 0).
+func (b Backoff) Delay(n int) time.Duration {
+	ceiling := b.Base
+	for i := 0; i < n && ceiling < b.Max; i++ {
+		ceiling *= 2
+	}
+	if ceiling > b.Max {
+		ceiling = b.Max
+	}
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+}
+
+// Sleep waits d or until ctx ends, returning ctx's error in the latter case.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RetryAfter parses a Retry-After header (seconds or HTTP date); zero when absent or invalid.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// ReadBody reads at most MaxBodyBytes of r and closes it; a longer body is an error, not a silent cut.
+func ReadBody(r io.ReadCloser) ([]byte, error) {
+	defer func() { _ = r.Close() }()
+	b, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
+	if err != nil {
+		return b, err
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, fmt.Errorf("response body larger than %d bytes", MaxBodyBytes)
+	}
+	return b, nil
+}
+
+// LooksLikeHTML reports whether a response is an HTML page (a gateway error, a login page) rather
+// than the JSON the API promises, by content type or by its first bytes.
+func LooksLikeHTML(contentType string, body []byte) bool {
+	if strings.Contains(strings.ToLower(contentType), "text/html") {
+		return true
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n\ufeff")
+	if len(trimmed) == 0 || trimmed[0] != '<' {
+		return false
+	}
+	head := strings.ToLower(string(trimmed[:min(len(trimmed), 64)]))
+	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html") || strings.HasPrefix(head, "<head") || strings.HasPrefix(head, "<body")
+}
+
+// Snippet returns the start of a body for an error message: one line, at most n runes, so a
+// vendor's HTML page or stack trace never floods a condition message.
+func Snippet(body []byte, n int) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "..."
+	}
+	return s
+}
+
+// IsTimeout reports whether err is a network or deadline timeout the caller did not ask for.
+func IsTimeout(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return false
+}
