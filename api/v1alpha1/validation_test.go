@@ -252,9 +252,11 @@ func TestPolicyValidation(t *testing.T) {
 			want:   []string{"spec", "spec.schools must map at least one Destiny site"},
 		},
 		{
-			name:   "a Jamf Pro policy with a school without building is rejected",
-			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Schools = append(p.Spec.Schools, dsv1.SchoolMapping{Site: "LMS"}) },
-			want:   []string{"spec", "every entry of spec.schools needs a building when the target is Jamf Pro"},
+			name: "a Jamf Pro policy with a school without building is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Schools = append(p.Spec.Schools, dsv1.SchoolMapping{Site: "LMS"})
+			},
+			want: []string{"spec", "every entry of spec.schools needs a building when the target is Jamf Pro"},
 		},
 		{
 			name: "a Jamf School policy with a school without location is rejected",
