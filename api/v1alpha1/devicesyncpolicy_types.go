@@ -8,8 +8,8 @@ import (
 // DeviceSyncPolicySpec says when Jamf is reconciled against Destiny, for which schools, and with which rules.
 //
 // +kubebuilder:validation:XValidation:rule="size(self.schools) > 0",message="spec.schools must map at least one Destiny site to a Jamf building or Jamf School location"
-// +kubebuilder:validation:XValidation:rule="!has(self.target.jamfPro) || self.schools.all(s, has(s.building) && s.building != ”)",message="every entry of spec.schools needs a building when the target is Jamf Pro"
-// +kubebuilder:validation:XValidation:rule="!has(self.target.jamfSchool) || self.schools.all(s, has(s.location) && s.location != ”)",message="every entry of spec.schools needs a location when the target is Jamf School"
+// +kubebuilder:validation:XValidation:rule="!has(self.target.jamfPro) || self.schools.all(s, has(s.building) && size(s.building) > 0)",message="every entry of spec.schools needs a building when the target is Jamf Pro"
+// +kubebuilder:validation:XValidation:rule="!has(self.target.jamfSchool) || self.schools.all(s, has(s.location) && size(s.location) > 0)",message="every entry of spec.schools needs a location when the target is Jamf School"
 type DeviceSyncPolicySpec struct {
 	// Schedule is when runs happen: every interval inside a daily window, on some weekdays, in one time zone.
 	// +kubebuilder:default={}
@@ -471,7 +471,7 @@ type LocationRules struct {
 
 // LostMode says how lost devices are handled.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || (has(self.message) && self.message != ”) || (has(self.phone) && self.phone != ”)",message="lostMode.message or lostMode.phone is required when Lost Mode is enabled: Jamf refuses a Lost Mode command without one"
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || (has(self.message) && size(self.message) > 0) || (has(self.phone) && size(self.phone) > 0)",message="lostMode.message or lostMode.phone is required when Lost Mode is enabled: Jamf refuses a Lost Mode command without one"
 type LostMode struct {
 	// Enabled puts devices Destiny marks lost in Lost Mode.
 	// +kubebuilder:default=false
