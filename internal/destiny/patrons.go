@@ -1,0 +1,342 @@
+package destiny
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Destiny API account services (Destiny Setup > API) this client needs.
+const (
+	ServiceResources  = "Resources"
+	ServicePatronInfo = "Patron Info"
+)
+
+// PatronState is a patron's status at a site, normalised from the patron import's letter or the word.
+type PatronState string
+
+const (
+	PatronActive     PatronState = "Active"
+	PatronInactive   PatronState = "Inactive"
+	PatronRestricted PatronState = "Restricted"
+)
+
+// ParsePatronState accepts A/Active, I/Inactive, R/Restricted in any case.
+func ParsePatronState(s string) (PatronState, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "a", "active":
+		return PatronActive, true
+	case "i", "inactive":
+		return PatronInactive, true
+	case "r", "restricted":
+		return PatronRestricted, true
+	}
+	return "", false
+}
+
+// Patron is the answer of GET /circulation/patrons/{districtId}/status, reduced to what a run uses.
+// Type, TypeID, Status and SiteID are those of the patron's primary site.
+type Patron struct {
+	DistrictID string
+	InternalID int
+	FirstName  string
+	LastName   string
+	Type       string
+	TypeID     int
+	Status     PatronState
+	SiteID     int
+	Sites      []PatronSite
+}
+
+// PatronSite is one of a patron's sites. RawStatus is the value as Destiny sent it.
+type PatronSite struct {
+	InternalID int
+	Primary    bool
+	Status     PatronState
+	RawStatus  string
+	Type       string
+	TypeID     int
+}
+
+type wirePatron struct {
+	DistrictID string      `json:"districtId"`
+	InternalID json.Number `json:"internalId"`
+	FirstName  string      `json:"firstName"`
+	LastName   string      `json:"lastName"`
+	Sites      []struct {
+		InternalID  json.Number `json:"internalId"`
+		PrimarySite bool        `json:"primarySite"`
+		Status      string      `json:"status"`
+		PatronType  struct {
+			ID   json.Number `json:"id"`
+			Name string      `json:"name"`
+		} `json:"patronType"`
+	} `json:"sites"`
+}
+
+// PatronStatus looks one patron up by district id.
+func (c *Client) PatronStatus(ctx context.Context, districtID string) (*Patron, error) {
+	const op = "patron status"
+	if strings.TrimSpace(districtID) == "" {
+		return nil, &Error{Op: op, Kind: KindBadRequest, Message: "empty district id"}
+	}
+	body, _, err := c.get(ctx, op, districtID, "/circulation/patrons/"+url.PathEscape(districtID)+"/status", nil, ServicePatronInfo)
+	if err != nil {
+		return nil, err
+	}
+	var w wirePatron
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, &Error{Op: op, Subject: districtID, Kind: KindMalformed, StatusCode: http.StatusOK, Message: "patron status is not valid JSON", Err: err}
+	}
+	if len(w.Sites) == 0 {
+		return nil, &Error{Op: op, Subject: districtID, Kind: KindInvalidData, StatusCode: http.StatusOK, Message: "patron has no sites, so no type or status"}
+	}
+	p := &Patron{DistrictID: w.DistrictID, InternalID: atoi(w.InternalID), FirstName: w.FirstName, LastName: w.LastName}
+	if p.DistrictID == "" {
+		p.DistrictID = districtID
+	}
+	primary := 0
+	for i, s := range w.Sites {
+		st, _ := ParsePatronState(s.Status)
+		p.Sites = append(p.Sites, PatronSite{InternalID: atoi(s.InternalID), Primary: s.PrimarySite, Status: st,
+			RawStatus: s.Status, Type: s.PatronType.Name, TypeID: atoi(s.PatronType.ID)})
+		if s.PrimarySite && !w.Sites[primary].PrimarySite {
+			primary = i
+		}
+	}
+	ps := p.Sites[primary]
+	if ps.Status == "" {
+		return nil, &Error{Op: op, Subject: districtID, Kind: KindInvalidData, StatusCode: http.StatusOK,
+			Message: fmt.Sprintf("unknown patron status %q at site %d (want A/Active, I/Inactive or R/Restricted)", ps.RawStatus, ps.InternalID)}
+	}
+	p.Type, p.TypeID, p.Status, p.SiteID = ps.Type, ps.TypeID, ps.Status, ps.InternalID
+	return p, nil
+}
+
+// PatronCache keeps patron lookups between runs, keyed by district id. An entry is reused while the
+// borrower's set of checkouts (item id and dateOut) is unchanged and the entry is younger than
+// MaxAge. It is safe for concurrent use; the *Patron values it returns are shared and must not be
+// modified.
+type PatronCache struct {
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]patronEntry
+	hits    int
+	misses  int
+}
+
+type patronEntry struct {
+	key     string
+	patron  *Patron
+	fetched time.Time
+}
+
+// CacheStats are a cache's counters since the last ResetStats.
+type CacheStats struct {
+	Hits, Misses, Entries int
+}
+
+// NewPatronCache returns an empty cache whose entries live at most maxAge (default 24h).
+func NewPatronCache(maxAge time.Duration) *PatronCache {
+	if maxAge <= 0 {
+		maxAge = 24 * time.Hour
+	}
+	return &PatronCache{maxAge: maxAge, now: time.Now, entries: map[string]patronEntry{}}
+}
+
+// SetClock replaces the cache's clock (tests).
+func (pc *PatronCache) SetClock(now func() time.Time) {
+	pc.mu.Lock()
+	pc.now = now
+	pc.mu.Unlock()
+}
+
+// Lookup returns the cached patron when its checkout key matches and it is fresh, counting a hit or a miss.
+func (pc *PatronCache) Lookup(districtID, checkoutKey string) (*Patron, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	e, ok := pc.entries[districtID]
+	if ok && e.key == checkoutKey && pc.now().Sub(e.fetched) < pc.maxAge {
+		pc.hits++
+		return e.patron, true
+	}
+	pc.misses++
+	return nil, false
+}
+
+// Store records a lookup.
+func (pc *PatronCache) Store(districtID, checkoutKey string, p *Patron) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.entries[districtID] = patronEntry{key: checkoutKey, patron: p, fetched: pc.now()}
+}
+
+// Forget drops one entry.
+func (pc *PatronCache) Forget(districtID string) {
+	pc.mu.Lock()
+	delete(pc.entries, districtID)
+	pc.mu.Unlock()
+}
+
+// Prune drops entries older than MaxAge.
+func (pc *PatronCache) Prune() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	now := pc.now()
+	for id, e := range pc.entries {
+		if now.Sub(e.fetched) >= pc.maxAge {
+			delete(pc.entries, id)
+		}
+	}
+}
+
+// Stats returns the counters.
+func (pc *PatronCache) Stats() CacheStats {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return CacheStats{Hits: pc.hits, Misses: pc.misses, Entries: len(pc.entries)}
+}
+
+// ResetStats zeroes the hit and miss counters (at the start of a run).
+func (pc *PatronCache) ResetStats() {
+	pc.mu.Lock()
+	pc.hits, pc.misses = 0, 0
+	pc.mu.Unlock()
+}
+
+// CheckoutKey is the cache key of a borrower's checkouts: sorted item id and dateOut pairs.
+func CheckoutKey(items []*Item) string {
+	parts := make([]string, 0, len(items))
+	for _, it := range items {
+		out := ""
+		if it.Checkout != nil {
+			out = strconv.FormatInt(it.Checkout.DateOut.Unix(), 10)
+		}
+		parts = append(parts, strconv.Itoa(it.ID)+"@"+out)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// Patrons looks up every distinct borrower of items once (cache permitting; cache may be nil), with
+// at most Concurrency requests in flight. A failure for one patron (not found, unknown status,
+// malformed answer, a server error after retries) is returned in the error list and leaves that
+// patron out of the map; the others are still looked up. A failure that would repeat for every
+// patron (authentication, a missing Patron Info service, cancellation) stops the lookups and is
+// returned once.
+func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) (map[string]*Patron, []error) {
+	borrowers := map[string][]*Item{}
+	var order []string
+	var errs []error
+	for i := range items {
+		co := items[i].Checkout
+		if co == nil {
+			continue
+		}
+		id := strings.TrimSpace(co.DistrictID)
+		if id == "" {
+			errs = append(errs, &Error{Op: "patron status", Subject: fmt.Sprintf("item %d", items[i].ID), Kind: KindInvalidData,
+				Message: fmt.Sprintf("checkout to patron %d has no districtId", co.PatronID)})
+			continue
+		}
+		if _, seen := borrowers[id]; !seen {
+			order = append(order, id)
+		}
+		borrowers[id] = append(borrowers[id], &items[i])
+	}
+	if cache != nil {
+		cache.Prune()
+	}
+	out := make(map[string]*Patron, len(order))
+	var todo []string
+	keys := make(map[string]string, len(order))
+	for _, id := range order {
+		keys[id] = CheckoutKey(borrowers[id])
+		if cache != nil {
+			if p, ok := cache.Lookup(id, keys[id]); ok {
+				out[id] = p
+				continue
+			}
+		}
+		todo = append(todo, id)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var fatal error
+	sem := make(chan struct{}, c.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, id := range todo {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			p, err := c.PatronStatus(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if errors.Is(err, KindAuth) || errors.Is(err, KindPermission) || errors.Is(err, KindCanceled) {
+					if fatal == nil {
+						fatal = err
+						cancel()
+					}
+					return
+				}
+				errs = append(errs, err)
+				return
+			}
+			out[id] = p
+			if cache != nil {
+				cache.Store(id, keys[id], p)
+			}
+		})
+	}
+	wg.Wait()
+	if fatal != nil {
+		errs = append(errs, fatal)
+	} else if err := ctx.Err(); err != nil {
+		errs = append(errs, &Error{Op: "patron status", Kind: KindCanceled, Err: err})
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return out, errs
+}
+
+// TestConnection checks what a policy's Ready condition needs: the credentials (a fresh token), the
+// Resources service (one item) and the Patron Info service (a patron lookup by an id that does not
+// exist: 404 means the service is granted, 403 names it as missing).
+func (c *Client) TestConnection(ctx context.Context) error {
+	c.tokMu.Lock()
+	_, err := c.authenticateLocked(ctx)
+	c.tokMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if _, _, err := c.get(ctx, "test connection", "Resources service", "/materials/resources/items",
+		url.Values{"$top": {"1"}, "excludeFields": {"itemNotes,historicalNotes,itemFields"}}, ServiceResources); err != nil {
+		return err
+	}
+	_, _, err = c.get(ctx, "test connection", "Patron Info service", "/circulation/patrons/"+url.PathEscape(connectionProbeID)+"/status", nil, ServicePatronInfo)
+	if err != nil && !errors.Is(err, KindNotFound) {
+		return err
+	}
+	return nil
+}
+
+// connectionProbeID is a district id no district uses.
+const connectionProbeID = "devicesync-connection-test"

@@ -1,0 +1,106 @@
+package httpx
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBackoffDelayStaysWithinTheDoublingCeiling(t *testing.T) {
+	b := Backoff{Base: 100 * time.Millisecond, Max: time.Second}
+	ceilings := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
+	for n, ceiling := range ceilings {
+		for range 200 {
+			if d := b.Delay(n); d < 0 || d > ceiling {
+				t.Fatalf("attempt %d waited %v, want within [0, %v]", n, d, ceiling)
+			}
+		}
+	}
+	if d := (Backoff{}).Delay(3); d != 0 {
+		t.Errorf("a zero backoff waits %v, want no wait", d)
+	}
+}
+
+func TestSleepEndsWithTheContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, time.Hour); err != context.Canceled {
+		t.Fatalf("Sleep on a cancelled context = %v, want context.Canceled", err)
+	}
+	if err := Sleep(context.Background(), 0); err != nil {
+		t.Fatalf("Sleep(0) = %v", err)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name  string
+		value string
+		want  time.Duration
+	}{
+		{"seconds", "7", 7 * time.Second},
+		{"an HTTP date in the future", now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
+		{"an HTTP date in the past means no wait", now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{"absent", "", 0},
+		{"garbage", "soon", 0},
+		{"negative seconds", "-3", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.value != "" {
+				h.Set("Retry-After", tc.value)
+			}
+			if got := RetryAfter(h, now); got != tc.want {
+				t.Errorf("RetryAfter(%q) = %v, want %v", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLooksLikeHTML(t *testing.T) {
+	cases := []struct {
+		name        string
+		contentType string
+		body        string
+		want        bool
+	}{
+		{"a gateway page by content type", "text/html; charset=utf-8", "whatever", true},
+		{"a page served as JSON", "application/json", "\r\n<!DOCTYPE html><html>", true},
+		{"a bare html element", "", "<html><body>502</body></html>", true},
+		{"JSON", "application/json", `{"httpStatus":401}`, false},
+		{"XML is not HTML", "application/xml", `<?xml version="1.0"?><a/>`, false},
+		{"empty", "", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := LooksLikeHTML(tc.contentType, []byte(tc.body)); got != tc.want {
+				t.Errorf("LooksLikeHTML(%q, %q) = %v, want %v", tc.contentType, tc.body, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadBodyRefusesOversizedBodies(t *testing.T) {
+	if _, err := ReadBody(io.NopCloser(strings.NewReader(strings.Repeat("x", MaxBodyBytes+1)))); err == nil {
+		t.Fatal("a body over MaxBodyBytes was read without error")
+	}
+	b, err := ReadBody(io.NopCloser(strings.NewReader(`{"ok":true}`)))
+	if err != nil || string(b) != `{"ok":true}` {
+		t.Fatalf("ReadBody = %q, %v", b, err)
+	}
+}
+
+func TestSnippetIsOneShortLine(t *testing.T) {
+	got := Snippet([]byte("<html>\r\n  <head><title>502 Bad Gateway</title></head>\n<body>long body</body></html>"), 30)
+	if strings.ContainsAny(got, "\r\n") || len([]rune(got)) > 33 {
+		t.Fatalf("Snippet = %q, want one line of at most 30 runes plus ...", got)
+	}
+	if !strings.HasPrefix(got, "<html> <head><title>502") {
+		t.Fatalf("Snippet = %q, want whitespace folded", got)
+	}
+}

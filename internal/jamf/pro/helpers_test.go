@@ -1,0 +1,153 @@
+package pro
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/k12dev/devicesync-operator/internal/httpx"
+	"github.com/k12dev/devicesync-operator/internal/sim/district"
+	"github.com/k12dev/devicesync-operator/internal/sim/jamfpro"
+)
+
+const (
+	clientID     = "api-client-7"
+	clientSecret = "TOP-SECRET-client-secret"
+	userName     = "svc-devicesync"
+	userPassword = "TOP-SECRET-password"
+)
+
+// Route patterns as the simulator counts them.
+const (
+	routeOAuth      = "POST /api/oauth/token"
+	routeLegacy     = "POST /api/v1/auth/token"
+	routeKeepAlive  = "POST /api/v1/auth/keep-alive"
+	routeInvalidate = "POST /api/v1/auth/invalidate-token"
+	routeDetail     = "GET /api/v2/mobile-devices/detail"
+	routePatch      = "PATCH /api/v2/mobile-devices/{id}"
+	routeCommands   = "POST /api/v2/mdm/commands"
+	routeListCmds   = "GET /api/v2/mdm/commands"
+	routeBuildings  = "GET /api/v1/buildings"
+	routeDepts      = "GET /api/v1/departments"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 5, 7, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// district of n devices: odd ids supervised (even unsupervised), every 5th unmanaged; device 1 assigned
+// to a student at Lincoln High; device 2 in Lost Mode.
+func testDistrict(n int) *district.District {
+	d := &district.District{Schools: []district.School{
+		{InternalID: 1, ShortName: "LHS", Name: "Lincoln High School", Building: "Lincoln High"},
+		{InternalID: 2, ShortName: "WMS", Name: "Washington Middle School", Building: "Washington Middle"},
+	}}
+	for i := 1; i <= n; i++ {
+		dv := district.Device{ID: i, UDID: fmt.Sprintf("udid-%04d", i), ManagementID: fmt.Sprintf("mgmt-%04d", i),
+			Serial: fmt.Sprintf("SER%04d", i), Name: fmt.Sprintf("iPad %04d", i), Managed: i%5 != 0, Supervised: i%2 == 1}
+		if i == 1 {
+			dv.Username, dv.RealName, dv.Email, dv.Position, dv.Phone = "jdoe", "Jane Doe", "jdoe@example.org", "Grade 9", "555-0100"
+			dv.Building, dv.Department, dv.Room = "Lincoln High", "Grade 9", "101"
+		}
+		if i == 2 {
+			dv.LostMode = true
+		}
+		d.Devices = append(d.Devices, dv)
+	}
+	return d
+}
+
+type env struct {
+	t      testing.TB
+	sim    *jamfpro.Server
+	ts     *httptest.Server
+	client *Client
+	// serverClock is the simulator's clock; the client's clock is the same unless options say otherwise.
+	serverClock *clock
+	// before runs before the simulator serves each request (tests hook faults and clock moves here).
+	mu     sync.Mutex
+	before func(r *http.Request)
+}
+
+type envOpts struct {
+	devices     int
+	simOpts     func(*jamfpro.Options)
+	cfg         func(*Config)
+	legacy      bool
+	ownClock    bool // the client keeps its own clock (does not see the server's time move)
+	noException bool
+}
+
+func newEnv(t testing.TB, o envOpts) *env {
+	t.Helper()
+	e := &env{t: t, serverClock: newClock()}
+	so := jamfpro.Options{ClientID: clientID, ClientSecret: clientSecret, Username: userName, Password: userPassword,
+		Now: e.serverClock.Now, ExceptionHandling: !o.noException, Departments: []string{"Library"}}
+	if o.simOpts != nil {
+		o.simOpts(&so)
+	}
+	e.sim = jamfpro.New(testDistrict(o.devices), so)
+	e.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		hook := e.before
+		e.mu.Unlock()
+		if hook != nil {
+			hook(r)
+		}
+		e.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.ts.Close)
+	cfg := Config{
+		BaseURL:    e.ts.URL,
+		Auth:       OAuth{ClientID: clientID, ClientSecret: clientSecret},
+		HTTPClient: e.ts.Client(),
+		Backoff:    httpx.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond},
+		MaxRetries: 3,
+		PaceStep:   time.Microsecond,
+		PaceMax:    10 * time.Microsecond,
+		Now:        e.serverClock.Now,
+	}
+	if o.legacy {
+		cfg.Auth = Basic{Username: userName, Password: userPassword}
+	}
+	if o.ownClock {
+		cfg.Now = newClock().Now
+	}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = c
+	return e
+}
+
+func (e *env) hook(f func(r *http.Request)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.before = f
+}
+
+func (e *env) calls(route string) int { return e.sim.HTTP().CallCount(route) }
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,266 @@
+package pro
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+const inventoryPath = "/api/v2/mobile-devices/detail"
+
+// InventorySections are the sections the engine needs.
+var InventorySections = []string{"GENERAL", "HARDWARE", "USER_AND_LOCATION", "SECURITY"}
+
+// MobileDevice is the engine's view of one Jamf Pro mobile device.
+type MobileDevice struct {
+	// ID is the Jamf Pro mobile device id (mobileDeviceId).
+	ID int
+	// ManagementID is the MDM command target (general.managementId).
+	ManagementID string
+	// Serial is hardware.serialNumber, raw (normalising is the engine's job).
+	Serial     string
+	Name       string
+	Managed    bool
+	Supervised bool
+	Username   string
+	RealName   string
+	Email      string
+	Position   string
+	Phone      string
+	// BuildingID and DepartmentID are Jamf ids ("" when none; Jamf's "-1" is mapped to ""). Building and
+	// Department are their names, "" when none or when the id is unknown (the id is kept).
+	BuildingID   string
+	Building     string
+	DepartmentID string
+	Department   string
+	Room         string
+	// LostModeEnabled is security.lostModeEnabled.
+	LostModeEnabled bool
+	// EnforceName is only known from a PATCH response (the inventory does not carry it).
+	EnforceName bool
+	// Unreadable is true when Jamf could not read one of the requested sections (exception-handling=LENIENT
+	// answered null for it): the fields of that section are zero and must not be trusted.
+	Unreadable bool
+}
+
+type inventoryPage struct {
+	TotalCount int               `json:"totalCount"`
+	Results    []inventoryDevice `json:"results"`
+}
+
+type inventoryDevice struct {
+	MobileDeviceID string `json:"mobileDeviceId"`
+	DeviceType     string `json:"deviceType"`
+	General        *struct {
+		DisplayName  string `json:"displayName"`
+		Managed      bool   `json:"managed"`
+		Supervised   bool   `json:"supervised"`
+		ManagementID string `json:"managementId"`
+	} `json:"general"`
+	Hardware *struct {
+		SerialNumber string `json:"serialNumber"`
+	} `json:"hardware"`
+	UserAndLocation *struct {
+		Username     string `json:"username"`
+		RealName     string `json:"realName"`
+		EmailAddress string `json:"emailAddress"`
+		Position     string `json:"position"`
+		PhoneNumber  string `json:"phoneNumber"`
+		DepartmentID string `json:"departmentId"`
+		BuildingID   string `json:"buildingId"`
+		Room         string `json:"room"`
+		Building     string `json:"building"`
+		Department   string `json:"department"`
+	} `json:"userAndLocation"`
+	Security *struct {
+		LostModeEnabled bool `json:"lostModeEnabled"`
+	} `json:"security"`
+}
+
+func normID(id string) string {
+	if id == "-1" || id == "0" {
+		return ""
+	}
+	return id
+}
+
+func (d inventoryDevice) toDevice() (MobileDevice, error) {
+	id, err := strconv.Atoi(d.MobileDeviceID)
+	if err != nil {
+		return MobileDevice{}, fmt.Errorf("mobileDeviceId %q is not a number", d.MobileDeviceID)
+	}
+	m := MobileDevice{ID: id}
+	if g := d.General; g != nil {
+		m.Name, m.Managed, m.Supervised, m.ManagementID = g.DisplayName, g.Managed, g.Supervised, g.ManagementID
+	} else {
+		m.Unreadable = true
+	}
+	if h := d.Hardware; h != nil {
+		m.Serial = h.SerialNumber
+	} else {
+		m.Unreadable = true
+	}
+	if u := d.UserAndLocation; u != nil {
+		m.Username, m.RealName, m.Email, m.Position, m.Phone, m.Room = u.Username, u.RealName, u.EmailAddress, u.Position, u.PhoneNumber, u.Room
+		m.BuildingID, m.Building = normID(u.BuildingID), u.Building
+		m.DepartmentID, m.Department = normID(u.DepartmentID), u.Department
+		if m.BuildingID == "" {
+			m.Building = ""
+		}
+		if m.DepartmentID == "" {
+			m.Department = ""
+		}
+	} else {
+		m.Unreadable = true
+	}
+	if s := d.Security; s != nil {
+		m.LostModeEnabled = s.LostModeEnabled
+	} else {
+		m.Unreadable = true
+	}
+	return m, nil
+}
+
+// Inventory lists every mobile device with the sections GENERAL, HARDWARE, USER_AND_LOCATION and
+// SECURITY, sorted by id, with exception-handling=LENIENT (Jamf Pro 11.29+; older servers ignore the
+// parameter). Calls: one token request when needed, then ceil(totalCount / pageSize) pages, never a
+// per-device GET.
+//
+// Paging: page 0 is fetched first; it gives totalCount and the effective page size (Jamf clamps the
+// page size silently, so the size actually returned is used for the page count). The remaining pages are
+// fetched concurrently within MaxConcurrency: with a stable sort by id they are independent, and a large
+// district's listing is then bounded by the allowed concurrency rather than by the sum of page latencies.
+// If a later page reports a larger totalCount (devices enrolled during the listing), the missing pages
+// are fetched too; devices are de-duplicated by id. A device deleted from Jamf during the listing shifts
+// the later pages by one, so one device at a page boundary can be missed: the engine then sees it as
+// absent from Jamf for this run (a skip, never a write).
+func (c *Client) Inventory(ctx context.Context) ([]MobileDevice, error) {
+	return c.inventory(ctx, "")
+}
+
+// InventoryBySerial lists the devices whose hardware serial number is one of serials (RSQL
+// serialNumber=in=(...)), in chunks of 100 serials per listing. Serials are matched exactly as given.
+func (c *Client) InventoryBySerial(ctx context.Context, serials ...string) ([]MobileDevice, error) {
+	var all []MobileDevice
+	for len(serials) > 0 {
+		n := min(len(serials), 100)
+		quoted := make([]string, n)
+		for i, s := range serials[:n] {
+			if strings.ContainsAny(s, `"\`) {
+				return nil, fmt.Errorf("jamf pro: serial %q cannot be put in a filter", s)
+			}
+			quoted[i] = `"` + s + `"`
+		}
+		devs, err := c.inventory(ctx, "serialNumber=in=("+strings.Join(quoted, ",")+")")
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, devs...)
+		serials = serials[n:]
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return all, nil
+}
+
+func (c *Client) inventoryPage(ctx context.Context, filter string, page, size int) (*inventoryPage, error) {
+	q := url.Values{
+		"section":            InventorySections,
+		"page":               {strconv.Itoa(page)},
+		"page-size":          {strconv.Itoa(size)},
+		"sort":               {"mobileDeviceId:asc"},
+		"exception-handling": {"LENIENT"},
+	}
+	if filter != "" {
+		q.Set("filter", filter)
+	}
+	var out inventoryPage
+	err := c.do(ctx, call{op: fmt.Sprintf("list inventory page %d", page), method: http.MethodGet, path: inventoryPath, query: q, idempotent: true}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (c *Client) inventory(ctx context.Context, filter string) ([]MobileDevice, error) {
+	first, err := c.inventoryPage(ctx, filter, 0, c.pageSize)
+	if err != nil {
+		return nil, err
+	}
+	size := c.pageSize
+	if n := len(first.Results); n < size && n < first.TotalCount {
+		size = n // clamped by the server
+	}
+	if size == 0 && first.TotalCount > 0 {
+		return nil, &DecodeError{Op: "list inventory", Method: http.MethodGet, Path: inventoryPath, StatusCode: http.StatusOK,
+			Err: fmt.Errorf("page 0 holds no device although totalCount is %d", first.TotalCount)}
+	}
+	pages := [][]inventoryDevice{first.Results}
+	total := first.TotalCount
+	fetched := 1
+	for size > 0 && fetched*size < total {
+		want := (total + size - 1) / size
+		more, maxTotal, err := c.fetchPages(ctx, filter, fetched, want, size)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, more...)
+		fetched = want
+		total = max(total, maxTotal)
+	}
+	seen := map[int]bool{}
+	var out []MobileDevice
+	for _, p := range pages {
+		for _, d := range p {
+			m, err := d.toDevice()
+			if err != nil {
+				return nil, &DecodeError{Op: "list inventory", Method: http.MethodGet, Path: inventoryPath, StatusCode: http.StatusOK, Err: err}
+			}
+			if !seen[m.ID] {
+				seen[m.ID] = true
+				out = append(out, m)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// fetchPages fetches pages [from, to) concurrently (bounded by the client's semaphore); the first error
+// cancels the others.
+func (c *Client) fetchPages(ctx context.Context, filter string, from, to, size int) ([][]inventoryDevice, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([][]inventoryDevice, to-from)
+	totals := make([]int, to-from)
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for p := from; p < to; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			pg, err := c.inventoryPage(ctx, filter, p, size)
+			if err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+				return
+			}
+			results[p-from], totals[p-from] = pg.Results, pg.TotalCount
+		}(p)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, 0, firstErr
+	}
+	maxTotal := 0
+	for _, t := range totals {
+		maxTotal = max(maxTotal, t)
+	}
+	return results, maxTotal, nil
+}
