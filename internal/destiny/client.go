@@ -81,15 +81,9 @@ type Client struct {
 
 // New validates cfg and returns a client. It makes no request.
 func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == "" {
-		return nil, errors.New("destiny: BaseURL is required (https://host/api/v1/rest/context/{context})")
-	}
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("destiny: BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("destiny: BaseURL must not carry a query, fragment or user info")
+	u, err := httpx.ParseBaseURL(cfg.BaseURL, "https://host/api/v1/rest/context/{context}")
+	if err != nil {
+		return nil, fmt.Errorf("destiny: %w", err)
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("destiny: client id and client secret are required")

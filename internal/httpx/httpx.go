@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,26 @@ func NewHTTPClient(timeout time.Duration, maxConns int, tlsConfig *tls.Config) *
 		ForceAttemptHTTP2:     true,
 	}
 	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// ParseBaseURL checks that raw is an absolute http(s) URL without query, fragment or user info (so no
+// credential hides in it) and returns it without trailing slashes. example is shown in the error.
+func ParseBaseURL(raw, example string) (*url.URL, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, fmt.Errorf("base URL is required (%s)", example)
+	}
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("base URL is not an absolute http(s) URL such as %s", example)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q is not an absolute http(s) URL such as %s", u.Redacted(), example)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("base URL must not carry a query, fragment or user info (%s)", example)
+	}
+	return u, nil
 }
 
 // Backoff is exponential backoff with full jitter: attempt n (from 0) waits a random duration in

@@ -104,3 +104,35 @@ func TestSnippetIsOneShortLine(t *testing.T) {
 		t.Fatalf("Snippet = %q, want whitespace folded", got)
 	}
 }
+
+func TestParseBaseURL(t *testing.T) {
+	cases := []struct {
+		name, raw, want, wantErr string
+	}{
+		{"trailing slashes are dropped", "https://destiny.example.org/api/v1/rest/context/destiny//", "https://destiny.example.org/api/v1/rest/context/destiny", ""},
+		{"surrounding spaces are ignored", "  http://127.0.0.1:8080 ", "http://127.0.0.1:8080", ""},
+		{"empty is required", "", "", "base URL is required"},
+		{"another scheme is refused", "ftp://example.org", "", "is not an absolute http(s) URL"},
+		{"a relative URL is refused", "example.org/api", "", "is not an absolute http(s) URL"},
+		{"user info is refused, so no password hides in it", "https://admin:secret@example.org", "", "must not carry a query, fragment or user info"},
+		{"a password in a refused URL is not repeated", "ftp://admin:secret@example.org", "", "is not an absolute http(s) URL"},
+		{"a query is refused", "https://example.org/api?x=1", "", "must not carry a query"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := ParseBaseURL(tc.raw, "https://example.org")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ParseBaseURL(%q) error = %v, want %q", tc.raw, err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Fatalf("the error repeats the password: %v", err)
+				}
+				return
+			}
+			if err != nil || u.String() != tc.want {
+				t.Fatalf("ParseBaseURL(%q) = %v, %v; want %s", tc.raw, u, err, tc.want)
+			}
+		})
+	}
+}

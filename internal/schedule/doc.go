@@ -3,8 +3,8 @@
 // controller asks on every reconcile: which slot is due now (CronJob style, with a starting
 // deadline and a bound on missed slots), and when the next slot is (to requeue).
 //
-// It is pure: no Kubernetes imports, no goroutines, no real clock except RealClock. Callers inject a
-// Clock; tests use FakeClock.
+// It is pure: no Kubernetes imports, no goroutines, no clock. Callers pass the times in (the
+// controllers read them from an injected internal/clock.Clock).
 //
 // # The rules
 //

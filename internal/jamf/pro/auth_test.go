@@ -20,8 +20,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		cfg     Config
 		wantErr string
 	}{
-		{"a base URL is required", Config{Auth: ok}, "BaseURL is required"},
-		{"the base URL must be http(s)", Config{BaseURL: "ftp://x", Auth: ok}, "not an http(s) URL"},
+		{"a base URL is required", Config{Auth: ok}, "base URL is required"},
+		{"the base URL must be http(s)", Config{BaseURL: "ftp://x", Auth: ok}, "is not an absolute http(s) URL"},
 		{"auth is required", Config{BaseURL: "https://x.jamfcloud.com"}, "Auth must be"},
 		{"OAuth needs a secret", Config{BaseURL: "https://x.jamfcloud.com", Auth: OAuth{ClientID: "a"}}, "client secret"},
 		{"Basic needs a password", Config{BaseURL: "https://x.jamfcloud.com", Auth: Basic{Username: "u"}}, "password"},
@@ -88,14 +88,14 @@ func TestOAuthTokenLifecycle(t *testing.T) {
 		if _, err := e.client.Inventory(ctx); err != nil {
 			t.Fatal(err)
 		}
-		e.serverClock.Advance(7*time.Minute + 59*time.Second)
+		e.serverClock.Step(7*time.Minute + 59*time.Second)
 		if _, err := e.client.Inventory(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if e.calls(routeOAuth) != 1 {
 			t.Fatalf("renewed too early: token calls %d", e.calls(routeOAuth))
 		}
-		e.serverClock.Advance(time.Second)
+		e.serverClock.Step(time.Second)
 		if _, err := e.client.Inventory(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -108,9 +108,9 @@ func TestOAuthTokenLifecycle(t *testing.T) {
 			cfg: func(c *Config) { c.RenewBefore = 5 * time.Minute }})
 		ctx := context.Background()
 		_, _ = e.client.Inventory(ctx)
-		e.serverClock.Advance(29 * time.Second)
+		e.serverClock.Step(29 * time.Second)
 		_, _ = e.client.Inventory(ctx)
-		e.serverClock.Advance(time.Second)
+		e.serverClock.Step(time.Second)
 		_, _ = e.client.Inventory(ctx)
 		if e.calls(routeOAuth) != 2 {
 			t.Fatalf("token calls %d", e.calls(routeOAuth))
@@ -173,7 +173,7 @@ func TestLegacyBearerFlow(t *testing.T) {
 		e := newEnv(t, envOpts{devices: 3, legacy: true, cfg: func(c *Config) { c.RenewBefore = 5 * time.Minute }})
 		ctx := context.Background()
 		_, _ = e.client.Inventory(ctx)
-		e.serverClock.Advance(26 * time.Minute)
+		e.serverClock.Step(26 * time.Minute)
 		if _, err := e.client.Inventory(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ func TestLegacyBearerFlow(t *testing.T) {
 		ctx := context.Background()
 		_, _ = e.client.Inventory(ctx)
 		e.sim.ExpireTokens()
-		e.serverClock.Advance(26 * time.Minute)
+		e.serverClock.Step(26 * time.Minute)
 		if _, err := e.client.Inventory(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func TestLegacyBearerFlow(t *testing.T) {
 		e := newEnv(t, envOpts{devices: 3, legacy: true})
 		ctx := context.Background()
 		_, _ = e.client.Inventory(ctx)
-		e.serverClock.Advance(31 * time.Minute)
+		e.serverClock.Step(31 * time.Minute)
 		if _, err := e.client.Inventory(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -120,12 +120,9 @@ type Client struct {
 
 // New validates cfg and returns a client. No call is made.
 func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == "" {
-		return nil, errors.New("jamf pro: BaseURL is required")
-	}
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("jamf pro: BaseURL %q is not an http(s) URL", cfg.BaseURL)
+	u, err := httpx.ParseBaseURL(cfg.BaseURL, "https://district.jamfcloud.com")
+	if err != nil {
+		return nil, fmt.Errorf("jamf pro: %w", err)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/api")
 	switch a := cfg.Auth.(type) {

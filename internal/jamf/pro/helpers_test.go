@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k12dev/devicesync-operator/internal/clock"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	"github.com/k12dev/devicesync-operator/internal/sim/jamfpro"
@@ -34,24 +35,7 @@ const (
 	routeDepts      = "GET /api/v1/departments"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 5, 7, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2026, 1, 5, 7, 0, 0, 0, time.UTC)) }
 
 // district of n devices: odd ids supervised (even unsupervised), every 5th unmanaged; device 1 assigned
 // to a student at Lincoln High; device 2 in Lost Mode.
@@ -81,7 +65,7 @@ type env struct {
 	ts     *httptest.Server
 	client *Client
 	// serverClock is the simulator's clock; the client's clock is the same unless options say otherwise.
-	serverClock *clock
+	serverClock *clock.Fake
 	// before runs before the simulator serves each request (tests hook faults and clock moves here).
 	mu     sync.Mutex
 	before func(r *http.Request)

@@ -125,7 +125,7 @@ func TestInventoryTokenExpiresMidListing(t *testing.T) {
 					return
 				}
 				if tc.clientSeesTime {
-					e.serverClock.Advance(time.Minute) // each page takes a minute
+					e.serverClock.Step(time.Minute) // each page takes a minute
 				} else if pages.Add(1) == 10 {
 					e.sim.ExpireTokens()
 				}

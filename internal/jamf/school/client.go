@@ -18,7 +18,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -83,12 +82,9 @@ type Client struct {
 
 // New validates cfg and returns a client.
 func New(cfg Config) (*Client, error) {
-	if strings.TrimSpace(cfg.BaseURL) == "" {
-		return nil, errors.New("jamfschool: BaseURL is required (https://{school}.jamfcloud.com/api)")
-	}
-	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("jamfschool: BaseURL %q is not an http(s) URL", cfg.BaseURL)
+	u, err := httpx.ParseBaseURL(cfg.BaseURL, "https://{school}.jamfcloud.com/api")
+	if err != nil {
+		return nil, fmt.Errorf("jamfschool: %w", err)
 	}
 	if cfg.NetworkID == "" {
 		return nil, errors.New("jamfschool: NetworkID is required")

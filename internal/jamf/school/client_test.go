@@ -103,8 +103,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		cfg     Config
 		wantErr string
 	}{
-		{"base URL required", Config{NetworkID: "n", APIKey: "k"}, "BaseURL is required"},
-		{"base URL must be http(s)", Config{BaseURL: "ftp://x/api", NetworkID: "n", APIKey: "k"}, "not an http(s) URL"},
+		{"base URL required", Config{NetworkID: "n", APIKey: "k"}, "base URL is required"},
+		{"base URL must be http(s)", Config{BaseURL: "ftp://x/api", NetworkID: "n", APIKey: "k"}, "is not an absolute http(s) URL"},
 		{"network id required", Config{BaseURL: "https://x.jamfcloud.com/api", APIKey: "k"}, "NetworkID is required"},
 		{"API key required", Config{BaseURL: "https://x.jamfcloud.com/api", NetworkID: "n"}, "APIKey is required"},
 		{"valid config", Config{BaseURL: "https://x.jamfcloud.com/api/", NetworkID: "n", APIKey: "k"}, ""},

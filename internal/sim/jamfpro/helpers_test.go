@@ -9,10 +9,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/k12dev/devicesync-operator/internal/clock"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 )
 
@@ -23,25 +23,7 @@ const (
 	testPassword = "p4ss"
 )
 
-// fakeClock is a settable clock shared by the server under test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 5, 7, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2026, 1, 5, 7, 0, 0, 0, time.UTC)) }
 
 // testDistrict has two schools and n devices: odd ids supervised, every 5th unmanaged, device 1 with a
 // user and location, device 2 in Lost Mode. Serials are SER0001...
@@ -74,7 +56,7 @@ type harness struct {
 	t     *testing.T
 	sim   *Server
 	ts    *httptest.Server
-	clock *fakeClock
+	clock *clock.Fake
 }
 
 func newHarness(t *testing.T, n int, mutate func(*Options)) *harness {

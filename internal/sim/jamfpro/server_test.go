@@ -215,7 +215,7 @@ func TestAuth(t *testing.T) {
 		if r := h.get("/api/v1/buildings", tok); r.status != 200 {
 			t.Fatalf("fresh token: %d", r.status)
 		}
-		h.clock.Advance(time.Minute)
+		h.clock.Step(time.Minute)
 		if r := h.get("/api/v1/buildings", tok); r.status != 401 || r.errCode() != "INVALID_TOKEN" {
 			t.Fatalf("expired token: %d %s", r.status, r.raw)
 		}
