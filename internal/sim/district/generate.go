@@ -65,7 +65,8 @@ var AllCases = []string{
 
 // Names the generator assumes for a device that is in sync. A policy that uses the same rules
 // (DefaultStudentNameTemplate, the DESIGN.md defaults for the standard and teacher names, building
-// from School.Building, position = grade, room = homeroom) sees every CaseNormal device as InSync.
+// from School.Building, position "Grade N", room = homeroom: the CRD's defaults) sees every
+// CaseNormal device as InSync.
 const (
 	// DefaultStudentNameTemplate is the naming.student template the generated in-sync names follow:
 	// the CRD's default (api/v1alpha1 Naming.Student).
@@ -84,6 +85,14 @@ const (
 // StudentDeviceName is DefaultStudentNameTemplate rendered in Go.
 func StudentDeviceName(p *Patron, serial string) string {
 	return p.LastName + ", " + p.FirstName + " - " + serial
+}
+
+// DevicePosition is the CRD's default position rule, {{with .Grade}}Grade {{.}}{{end}}, rendered in Go.
+func DevicePosition(grade string) string {
+	if grade == "" {
+		return ""
+	}
+	return "Grade " + grade
 }
 
 // StandardDeviceName is the DESIGN.md default standard name, STU-{serial}.
@@ -116,7 +125,7 @@ var CaseExpectations = map[string]string{
 	CaseUnmanaged:        "skipped Unmanaged",
 	CaseUnsupervised:     "skipped Unsupervised",
 	CaseOtherStatus:      "no change, NoRuleForStatus (in transit or out for repairs)",
-	CaseNonStudentType:   "InSync: available, but the type is not a student device, so nothing is cleared",
+	CaseNonStudentType:   "skip NotStudentDevice: available, but the type is not a student device, so nothing is cleared",
 }
 
 var (
@@ -442,7 +451,7 @@ func (g *gen) scenario(c string) {
 		dev.RealName = pt.FirstName + " " + pt.LastName
 		dev.Email = pt.Email
 		dev.Building = sc.Building
-		dev.Position = pt.Grade
+		dev.Position = DevicePosition(pt.Grade)
 		dev.Room = pt.Homeroom
 	}
 	student := func(status string) int { return g.patron(s, PatronStudent, status) }

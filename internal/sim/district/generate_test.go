@@ -172,7 +172,7 @@ func TestGenerateCasesHaveTheirShape(t *testing.T) {
 			want := Device{ID: dv.ID, UDID: dv.UDID, ManagementID: dv.ManagementID, Serial: key,
 				Name: StudentDeviceName(p, key), Model: dv.Model, Managed: true, Supervised: true,
 				Username: p.Username, RealName: p.FirstName + " " + p.LastName, Email: p.Email,
-				Position: p.Grade, Room: p.Homeroom, Building: d.School(it.SiteShortName).Building, Case: CaseNormal}
+				Position: "Grade " + p.Grade, Room: p.Homeroom, Building: d.School(it.SiteShortName).Building, Case: CaseNormal}
 			if len(devs) != 1 || *dv != want || p.Status != StatusActive || p.Type != PatronStudent {
 				t.Errorf("item %d: Normal device not in sync:\n got %+v\nwant %+v", it.ID, *dv, want)
 			}

@@ -1,0 +1,157 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Reasons a plan is blocked (the SyncRun ends Blocked until approved or the data is fixed).
+const (
+	BlockedSourceEmpty          = "SourceEmpty"
+	BlockedSourceShrunk         = "SourceShrunk"
+	BlockedChangeBudgetExceeded = "ChangeBudgetExceeded"
+	BlockedClearBudgetExceeded  = "ClearBudgetExceeded"
+)
+
+// Budget is a count or a percentage (spec.safety: 200 or "10%").
+type Budget struct {
+	Value   int
+	Percent bool
+}
+
+// Count is a budget of n.
+func Count(n int) Budget { return Budget{Value: n} }
+
+// Percent is a budget of p percent.
+func Percent(p int) Budget { return Budget{Value: p, Percent: true} }
+
+// ParseBudget reads "200" or "10%" (the string form of the CRD's int-or-string). Counts are 0 or more,
+// percentages 0 to 100.
+func ParseBudget(s string) (Budget, error) {
+	v := strings.TrimSpace(s)
+	pct := strings.HasSuffix(v, "%")
+	n, err := strconv.Atoi(strings.TrimSuffix(v, "%"))
+	switch {
+	case err != nil || n < 0:
+		return Budget{}, fmt.Errorf("budget %q: want a count of 0 or more (like 200) or a percentage (like 10%%)", s)
+	case pct && n > 100:
+		return Budget{}, fmt.Errorf("budget %q: a percentage is 0%% to 100%%", s)
+	}
+	return Budget{Value: n, Percent: pct}, nil
+}
+
+// String is "200" or "10%".
+func (b Budget) String() string {
+	if b.Percent {
+		return strconv.Itoa(b.Value) + "%"
+	}
+	return strconv.Itoa(b.Value)
+}
+
+// Limit is the budget in devices (or items): the count, or the percentage of `of` rounded down; never
+// below 0.
+func (b Budget) Limit(of int) int {
+	n := b.Value
+	if b.Percent {
+		n = of * b.Value / 100
+	}
+	return max(n, 0)
+}
+
+// Safety is spec.safety. A nil budget is not checked (the CRD defaults all three).
+type Safety struct {
+	MaxChanges      *Budget
+	MaxClears       *Budget
+	MaxSourceShrink *Budget
+}
+
+// Blocked says why a plan must not be applied.
+type Blocked struct {
+	// Reason is the first violation's reason.
+	Reason string
+	// Message is every violation's message, joined with "; ".
+	Message    string
+	Violations []Violation
+}
+
+// Violation is one broken safety rule.
+type Violation struct {
+	Reason, Message string
+}
+
+// CheckBudget returns why a plan must not be applied, or nil. lastGoodItems is the number of items the last
+// successful run saw (0 when there is none). Checks, in order:
+//
+//   - SourceEmpty: Destiny returned no items while the MDM has devices (always, whatever the budgets).
+//   - SourceShrunk: Destiny returned more fewer items than maxSourceShrink allows (a percentage is of
+//     lastGoodItems).
+//   - ChangeBudgetExceeded: more changes than maxChanges (a percentage is of matched devices, rounded down).
+//   - ClearBudgetExceeded: more Cleared changes than maxClears (likewise).
+func CheckBudget(pl Plan, s Safety, lastGoodItems int) *Blocked {
+	c := pl.Counts
+	var vs []Violation
+	add := func(reason, format string, args ...any) {
+		vs = append(vs, Violation{Reason: reason, Message: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case c.Items == 0 && c.Devices > 0:
+		add(BlockedSourceEmpty, "Destiny returned no items while the MDM has %s devices: a Destiny outage must not clear a district", num(c.Devices))
+	case s.MaxSourceShrink != nil && lastGoodItems > c.Items:
+		shrink := lastGoodItems - c.Items
+		if shrink > s.MaxSourceShrink.Limit(lastGoodItems) {
+			add(BlockedSourceShrunk, "Destiny returned %s items, %s fewer than the %s of the last successful run (%d%%), over safety.maxSourceShrink %s",
+				num(c.Items), num(shrink), num(lastGoodItems), shrink*100/lastGoodItems, limitText(*s.MaxSourceShrink, lastGoodItems, "items"))
+		}
+	}
+	if s.MaxChanges != nil && c.Changed > s.MaxChanges.Limit(c.Matched) {
+		add(BlockedChangeBudgetExceeded, "the plan changes %s of %s matched devices%s, over safety.maxChanges %s",
+			num(c.Changed), num(c.Matched), share(c.Changed, c.Matched), limitText(*s.MaxChanges, c.Matched, "devices"))
+	}
+	if s.MaxClears != nil && c.Clears > s.MaxClears.Limit(c.Matched) {
+		add(BlockedClearBudgetExceeded, "the plan clears the user and location of %s of %s matched devices%s, over safety.maxClears %s",
+			num(c.Clears), num(c.Matched), share(c.Clears, c.Matched), limitText(*s.MaxClears, c.Matched, "devices"))
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.Message
+	}
+	return &Blocked{Reason: vs[0].Reason, Message: strings.Join(msgs, "; "), Violations: vs}
+}
+
+// share is " (20%)" of n in total, rounded down; "" when total is 0.
+func share(n, total int) string {
+	if total <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d%%)", n*100/total)
+}
+
+// limitText is "10% (400 devices)" or "200".
+func limitText(b Budget, of int, unit string) string {
+	if b.Percent {
+		return fmt.Sprintf("%s (%s %s)", b, num(b.Limit(of)), unit)
+	}
+	return b.String()
+}
+
+// num formats n with thousands separators: 4000 -> "4,000".
+func num(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,284 @@
+package plan
+
+import (
+	"github.com/k12dev/devicesync-operator/internal/roster"
+	"github.com/k12dev/devicesync-operator/internal/sync/naming"
+)
+
+// Skip reasons. Every skip carries exactly one.
+const (
+	ReasonNoSerial            = "NoSerial"
+	ReasonNotInJamf           = "NotInJamf"
+	ReasonUnmanaged           = "Unmanaged"
+	ReasonUnsupervised        = "Unsupervised"
+	ReasonDuplicateSerial     = "DuplicateSerial"
+	ReasonNotInDestiny        = "NotInDestiny"
+	ReasonSiteNotInPolicy     = "SiteNotInPolicy"
+	ReasonUnreadable          = "Unreadable"
+	ReasonNoRuleForStatus     = "NoRuleForStatus"
+	ReasonNoBorrower          = "NoBorrower"
+	ReasonPatronLookupFailed  = "PatronLookupFailed"
+	ReasonNoRuleForPatronType = "NoRuleForPatronType"
+	ReasonNotStudentDevice    = "NotStudentDevice"
+	ReasonTemplateError       = "TemplateError"
+	ReasonUnsupportedByTarget = "UnsupportedByTarget"
+)
+
+// Change actions. Every change carries exactly one (Change.Action); Counts.ByAction also counts
+// ActionLostModeDisabled for a change of another action that turns Lost Mode off too.
+const (
+	ActionAssigned         = "Assigned"
+	ActionReassigned       = "Reassigned"
+	ActionUpdated          = "Updated"
+	ActionCleared          = "Cleared"
+	ActionRenamed          = "Renamed"
+	ActionLostModeEnabled  = "LostModeEnabled"
+	ActionLostModeDisabled = "LostModeDisabled"
+)
+
+// Field names used in FieldChange.Field and Change.Unsupported.
+const (
+	FieldName       = "name"
+	FieldUsername   = "username"
+	FieldRealName   = "realName"
+	FieldEmail      = "email"
+	FieldBuilding   = "building"
+	FieldDepartment = "department"
+	FieldRoom       = "room"
+	FieldPosition   = "position"
+	FieldLocation   = "location"
+	FieldLostMode   = "lostMode"
+)
+
+// Policy is what the planner needs of a DeviceSyncPolicy, with its templates compiled. A nil template
+// means the field has no rule: it is not managed, never compared and never written.
+type Policy struct {
+	// StudentPatronTypes and TeacherPatronTypes are Destiny patron type names (compared case-insensitively).
+	StudentPatronTypes []string
+	TeacherPatronTypes []string
+	// StudentDeviceTypes are the resource types cleared when available again (case-insensitive).
+	StudentDeviceTypes []string
+	// Schools by Destiny site short name (exact, as the CRD spells it).
+	Schools  map[string]School
+	Naming   Naming
+	Manage   Manage
+	User     UserRules
+	Location LocationRules
+	LostMode LostMode
+	Target   Capabilities
+}
+
+// School is one spec.schools entry.
+type School struct {
+	// SchoolName is the display name (.SchoolName).
+	SchoolName string
+	// Building is the Jamf Pro building name.
+	Building string
+	// Location is the Jamf School location name.
+	Location string
+	// Department overrides Policy.Location.Department for this school's devices.
+	Department *naming.Template
+}
+
+// Naming holds the device-name rules.
+type Naming struct {
+	Student, Standard, TeacherCheckout *naming.Template
+	// EnforceName is sent with every rename (Jamf Pro restores the name at check-in).
+	EnforceName bool
+}
+
+// Manage is field ownership (spec.fields.manage): a field group not managed is never compared or written.
+type Manage struct {
+	Name, User, Location, LostMode bool
+}
+
+// UserRules are the user field templates.
+type UserRules struct {
+	Username, RealName, Email *naming.Template
+}
+
+// LocationRules are the location field templates (the building comes from the school map).
+type LocationRules struct {
+	Position, Room, Department *naming.Template
+}
+
+// LostMode is spec.lostMode.
+type LostMode struct {
+	Enabled                  bool
+	Message, Phone, Footnote string
+	IncludeStolen            bool
+	DisableWhenFound         bool
+}
+
+// Capabilities says what the target MDM can write. The username (the device's user, or Jamf School's
+// owner) is always writable.
+type Capabilities struct {
+	Rename       bool
+	LostMode     bool
+	UserRealName bool
+	UserEmail    bool
+	Position     bool
+	Room         bool
+	Department   bool
+	// Building is a Jamf Pro building (from School.Building).
+	Building bool
+	// Location is a Jamf School location (from School.Location).
+	Location bool
+}
+
+// JamfPro can write everything but a Jamf School location.
+func JamfPro() Capabilities {
+	return Capabilities{Rename: true, LostMode: true, UserRealName: true, UserEmail: true, Position: true, Room: true,
+		Department: true, Building: true}
+}
+
+// JamfSchool can set a device's owner (by username) and location, nothing else: no public endpoint renames
+// a device or enables Lost Mode, and devices have no position, room or department.
+func JamfSchool() Capabilities { return Capabilities{Location: true} }
+
+// Item is one Destiny item, as the adapter reads it.
+type Item struct {
+	ID      string
+	Barcode string
+	// RawSerial is the serial as Destiny holds it: the top-level serialNumber, or the item field the policy
+	// names when that is empty (the adapter chooses). Normalised here with serial.Normalize.
+	RawSerial string
+	// Status is Destiny's lower-case status (available, checked out, lost, stolen, ...).
+	Status string
+	// ResourceType is the resource type name.
+	ResourceType string
+	// Site is the owning site's short name.
+	Site     string
+	AssetTag string
+	// Borrower is the current checkout; nil when not checked out.
+	Borrower *Borrower
+}
+
+// Borrower is the patron an item is checked out to, with what the patron status lookup and the roster say.
+type Borrower struct {
+	DistrictID                      string
+	FirstName, MiddleName, LastName string
+	Email                           string
+	// PatronType and Status come from /circulation/patrons/{districtId}/status. Status is Active, Inactive,
+	// Restricted (or the letters A, I, R), or "" when the lookup did not say.
+	PatronType string
+	Status     string
+	// LookupError is why the patron lookup failed ("" when it did not).
+	LookupError string
+	// Roster is the roster's record of the student, nil when there is no roster or no record.
+	Roster *roster.Student
+}
+
+// Device is one MDM device, as the adapter reads it.
+type Device struct {
+	// Key is the Jamf Pro mobile device id or the Jamf School UDID.
+	Key                 string
+	RawSerial           string
+	Name                string
+	Managed, Supervised bool
+	Username            string
+	RealName            string
+	Email               string
+	Position            string
+	Building            string
+	Department          string
+	Room                string
+	// Location is the Jamf School location name.
+	Location string
+	// LostMode is whether Lost Mode is on; nil when the target cannot say.
+	LostMode *bool
+	// Unreadable is set when the target could not return this device's data (Jamf Pro's LENIENT null section).
+	Unreadable bool
+}
+
+// Plan is the outcome of Build.
+type Plan struct {
+	// Changes, sorted by serial: one per device to write.
+	Changes []Change
+	// Skips, sorted by serial, item id, device key: one per item or device the run does not write.
+	Skips  []Skip
+	Counts Counts
+	// Digest is the hex sha256 of the canonical JSON of Changes: equal plans have equal digests, so an
+	// approval names exactly what it approves.
+	Digest string
+}
+
+// Counts summarise a plan.
+type Counts struct {
+	// Items and Devices are the inputs' sizes.
+	Items, Devices int
+	// Matched is the devices the rules were applied to: one item and one device with the serial, the
+	// item's site in the policy, the device readable, managed and supervised. Every matched device is
+	// InSync, Changed, or skipped by a rule (NoRuleForStatus, NoBorrower, PatronLookupFailed,
+	// NoRuleForPatronType, NotStudentDevice, TemplateError, UnsupportedByTarget).
+	Matched int
+	InSync  int
+	Changed int
+	// Clears is the number of Cleared changes.
+	Clears int
+	// Unsupported is the number of matched devices with at least one difference the target cannot write
+	// (changed or skipped).
+	Unsupported int
+	ByAction    map[string]int
+	ByReason    map[string]int
+}
+
+// Change is one device to write.
+type Change struct {
+	// Serial is the normalised serial.
+	Serial    string
+	DeviceKey string
+	ItemID    string
+	Action    string
+	// Fields are the differences the change writes, old and new, in a fixed order.
+	Fields []FieldChange
+	// Set is what the applier writes: nil fields are not touched.
+	Set Set
+	// Unsupported are the fields that differ but the target cannot write (reported, not written).
+	Unsupported []string `json:",omitempty"`
+}
+
+// FieldChange is one written field. Lost Mode reads "on", "off" or "unknown".
+type FieldChange struct {
+	Field, Old, New string
+}
+
+// Set holds the values to write, only those that differ. A nil pointer is not touched; "" clears (the
+// Jamf Pro client sends "" for text fields and id -1 for building and department; on Jamf School a
+// Username of "" removes the owner). It maps one to one onto pro.DeviceUpdate / pro.LocationUpdate
+// (Name, EnforceName, Username, RealName, Email, Position, Room, Building, Department) plus the Lost Mode
+// command, and onto Jamf School's owner (Username) and migrate (Location) calls.
+type Set struct {
+	Name *string `json:",omitempty"`
+	// EnforceName is the enforceName value to send with Name (meaningless without it).
+	EnforceName bool    `json:",omitempty"`
+	Username    *string `json:",omitempty"`
+	RealName    *string `json:",omitempty"`
+	Email       *string `json:",omitempty"`
+	Position    *string `json:",omitempty"`
+	Room        *string `json:",omitempty"`
+	// Building and Department are Jamf Pro names (the client resolves ids).
+	Building   *string `json:",omitempty"`
+	Department *string `json:",omitempty"`
+	// Location is the Jamf School location name.
+	Location *string          `json:",omitempty"`
+	LostMode *LostModeCommand `json:",omitempty"`
+}
+
+// LostModeCommand enables (with the lock-screen texts) or disables Lost Mode.
+type LostModeCommand struct {
+	Enable                   bool
+	Message, Phone, Footnote string `json:",omitempty"`
+}
+
+// Skip is an item or device the run does not write, and why.
+type Skip struct {
+	// Serial is the normalised serial ("" for NoSerial).
+	Serial    string
+	RawSerial string
+	// ItemID is set for Destiny-side skips; DeviceKey when a device is involved.
+	ItemID    string
+	DeviceKey string
+	Reason    string
+	Message   string
+}
