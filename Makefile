@@ -12,7 +12,7 @@ IMG ?= ghcr.io/k12dev/devicesync-operator:dev
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN_VERSION ?= v0.23.0
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
-# Tests on a 2-core machine: packages one at a time beside the envtest control plane.
+# Tests on a 2-core machine: two packages at a time (each envtest suite starts its own control plane).
 GO_TEST_FLAGS ?= -p 2 -count=1
 
 .PHONY: all

@@ -424,33 +424,41 @@ func (s *Server) handleAuthToken(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusUnauthorized, "INVALID_CREDENTIALS", "Unauthorized", "")
 		return
 	}
-	t, exp := s.issue(true)
-	writeJSON(w, http.StatusOK, map[string]any{"token": t, "expires": exp.UTC().Format("2006-01-02T15:04:05.000Z")})
+	s.writeLegacyToken(w)
 }
 
 // handleKeepAlive issues a new token for a valid one and invalidates the old one, as Jamf Pro does.
 func (s *Server) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
+	if !s.revoke(w, r) {
+		return
+	}
+	s.writeLegacyToken(w)
+}
+
+// revoke ends the token r presents; it answers INVALID_TOKEN and returns false when there is none.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) bool {
 	old, ok := s.valid(r)
 	if !ok {
 		writeInvalidToken(w)
-		return
+		return false
 	}
 	s.mu.Lock()
 	delete(s.tokens, old)
 	s.mu.Unlock()
+	return true
+}
+
+// writeLegacyToken issues a bearer token and answers with the legacy flow's {token, expires}.
+func (s *Server) writeLegacyToken(w http.ResponseWriter) {
 	t, exp := s.issue(true)
 	writeJSON(w, http.StatusOK, map[string]any{"token": t, "expires": exp.UTC().Format("2006-01-02T15:04:05.000Z")})
 }
 
+// handleInvalidate ends the token presented, as POST /api/v1/auth/invalidate-token does.
 func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
-	old, ok := s.valid(r)
-	if !ok {
-		writeInvalidToken(w)
+	if !s.revoke(w, r) {
 		return
 	}
-	s.mu.Lock()
-	delete(s.tokens, old)
-	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
