@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	gosync "sync"
+
+	"github.com/k12dev/devicesync-operator/internal/jamf/pro"
+	"github.com/k12dev/devicesync-operator/internal/sync/plan"
+)
+
+// JamfPro is the Jamf Pro target: one inventory read with the needed sections, one PATCH per device for
+// name, user and location, and the Lost Mode MDM commands.
+type JamfPro struct {
+	Client *pro.Client
+	// MaxConcurrency is how many changes are applied at once (spec.target.jamfPro.maxConcurrency).
+	MaxConcurrency int
+
+	mu   gosync.Mutex
+	mgmt map[string]string // device key -> management id, from the last inventory
+}
+
+// Name implements Target.
+func (t *JamfPro) Name() string { return "Jamf Pro" }
+
+// Capabilities implements Target.
+func (t *JamfPro) Capabilities() plan.Capabilities { return plan.JamfPro() }
+
+// Concurrency implements Target.
+func (t *JamfPro) Concurrency() int { return max(1, t.MaxConcurrency) }
+
+// Inventory implements Target.
+func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
+	mds, err := t.Client.Inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]plan.Device, len(mds))
+	mgmt := make(map[string]string, len(mds))
+	for i, m := range mds {
+		key := strconv.Itoa(m.ID)
+		lost := m.LostModeEnabled
+		out[i] = plan.Device{
+			Key: key, RawSerial: m.Serial, Name: m.Name, Managed: m.Managed, Supervised: m.Supervised,
+			Username: m.Username, RealName: m.RealName, Email: m.Email, Position: m.Position,
+			Building: m.Building, Department: m.Department, Room: m.Room, LostMode: &lost, Unreadable: m.Unreadable,
+		}
+		mgmt[key] = m.ManagementID
+	}
+	t.mu.Lock()
+	t.mgmt = mgmt
+	t.mu.Unlock()
+	return out, nil
+}
+
+// Apply implements Target: the PATCH first (retryable: it is idempotent), then the Lost Mode command
+// (never repeated: the client does not retry a command that may have been sent, and neither does the
+// engine).
+func (t *JamfPro) Apply(ctx context.Context, c plan.Change) error {
+	id, err := strconv.Atoi(c.DeviceKey)
+	if err != nil {
+		return fmt.Errorf("device key %q is not a Jamf Pro mobile device id", c.DeviceKey)
+	}
+	if u, ok := deviceUpdate(c.Set); ok {
+		if _, err := t.Client.UpdateDevice(ctx, id, u); err != nil {
+			if pro.IsRetryable(err) {
+				return &Transient{Err: err}
+			}
+			return err
+		}
+	}
+	lm := c.Set.LostMode
+	if lm == nil {
+		return nil
+	}
+	t.mu.Lock()
+	mid := t.mgmt[c.DeviceKey]
+	t.mu.Unlock()
+	if mid == "" {
+		return errors.New("no management id for this device in the inventory: Lost Mode cannot be sent")
+	}
+	if lm.Enable {
+		_, err = t.Client.EnableLostMode(ctx, mid, pro.LostMode{Message: lm.Message, Phone: lm.Phone, Footnote: lm.Footnote})
+	} else {
+		_, err = t.Client.DisableLostMode(ctx, mid)
+	}
+	return err
+}
+
+// deviceUpdate maps plan.Set one to one onto the PATCH; ok is false when the PATCH would be empty.
+func deviceUpdate(s plan.Set) (pro.DeviceUpdate, bool) {
+	var u pro.DeviceUpdate
+	if s.Name != nil {
+		enforce := s.EnforceName
+		u.Name, u.EnforceName = s.Name, &enforce
+	}
+	loc := pro.LocationUpdate{Username: s.Username, RealName: s.RealName, Email: s.Email, Position: s.Position,
+		Room: s.Room, Building: s.Building, Department: s.Department}
+	if loc != (pro.LocationUpdate{}) {
+		u.Location = &loc
+	}
+	return u, u.Name != nil || u.Location != nil
+}
+
+// TestConnection checks the credentials and the read privileges the managed fields need.
+func (t *JamfPro) TestConnection(ctx context.Context, m plan.Manage) error {
+	return t.Client.TestConnection(ctx, pro.Needs{Name: m.Name, User: m.User, Location: m.Location, LostMode: m.LostMode})
+}

@@ -1,0 +1,145 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/k12dev/devicesync-operator/internal/serial"
+	"github.com/k12dev/devicesync-operator/internal/sim/district"
+	jamfprosim "github.com/k12dev/devicesync-operator/internal/sim/jamfpro"
+	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+	"github.com/k12dev/devicesync-operator/internal/sync/plan"
+)
+
+// proState is the part of a Jamf Pro device a run may write.
+type proState struct {
+	Name, Username, RealName, Email, Position, Building, Department, Room string
+	LostMode                                                              bool
+}
+
+func proStateOf(sim *jamfprosim.Server, d jamfprosim.Device) proState {
+	return proState{Name: d.Name, Username: d.Username, RealName: d.RealName, Email: d.Email, Position: d.Position,
+		Building: sim.BuildingName(d.BuildingID), Department: sim.DepartmentName(d.DepartmentID), Room: d.Room, LostMode: d.LostMode}
+}
+
+// expectedProState is the oracle: what DESIGN.md's table says each generated case must look like after a
+// run with the default policy, worked out from the district model, not from the planner.
+func expectedProState(d *district.District, dev *district.Device) proState {
+	st := proState{Name: dev.Name, Username: dev.Username, RealName: dev.RealName, Email: dev.Email, Position: dev.Position,
+		Building: dev.Building, Department: dev.Department, Room: dev.Room, LostMode: dev.LostMode}
+	var item *district.Item
+	for i := range d.Items {
+		if serial.Normalize(d.Items[i].SerialNumber+d.Items[i].SerialField) == serial.Normalize(dev.Serial) {
+			item = &d.Items[i]
+			break
+		}
+	}
+	s := serial.Normalize(dev.Serial)
+	switch dev.Case {
+	case district.CaseNormal, district.CaseStaleName, district.CaseWrongUser, district.CaseNoUser, district.CaseWrongBuilding,
+		district.CaseMessySerial, district.CaseSerialInField, district.CaseFound:
+		p := d.Patron(item.Borrower)
+		st = proState{Name: district.StudentDeviceName(p, s), Username: p.Username, RealName: p.FirstName + " " + p.LastName,
+			Email: p.Email, Position: district.DevicePosition(p.Grade), Building: d.School(item.SiteShortName).Building,
+			Department: dev.Department, Room: p.Homeroom}
+	case district.CaseReturned:
+		st = proState{Name: district.StandardDeviceName(s)}
+	case district.CaseInactiveStudent:
+		st.Name = district.StandardDeviceName(s)
+	case district.CaseTeacherCheckout:
+		st.Name = district.DefaultTeacherCheckoutName
+	case district.CaseLost, district.CaseStolen:
+		st.LostMode = true
+	}
+	return st
+}
+
+func TestJamfProRunDrivesEveryCaseToTheExpectedStateAndASecondRunChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	d := newDistrict(t, 1500)
+	_, src := destinySide(t, d)
+	sim, tgt := jamfProSide(t, d, 5)
+	run := engine.Run{Policy: defaultPolicy(t, d), Source: src, Target: tgt, MaxAttempts: 2, Retry: 1}
+
+	rep, err := engine.Execute(ctx, run)
+	if err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if rep.Outcome != engine.Succeeded || rep.FailedChanges != 0 || rep.Applied != len(rep.Plan.Changes) || rep.Applied == 0 {
+		t.Fatalf("first run: outcome %s, %d applied, %d failed of %d changes; first error %v", rep.Outcome, rep.Applied,
+			rep.FailedChanges, len(rep.Plan.Changes), firstErr(rep))
+	}
+
+	var wrong []string
+	for i := range d.Devices {
+		dev := &d.Devices[i]
+		got, ok := sim.Device(dev.ID)
+		if !ok {
+			t.Fatalf("device %d vanished", dev.ID)
+		}
+		if want, have := expectedProState(d, dev), proStateOf(sim, got); want != have {
+			wrong = append(wrong, fmt.Sprintf("%s device %d (%s):\n  want %+v\n  got  %+v", dev.Case, dev.ID, dev.Serial, want, have))
+		}
+	}
+	if len(wrong) > 0 {
+		t.Fatalf("%d of %d devices are not in the expected state:\n%s", len(wrong), len(d.Devices), strings.Join(wrong[:min(len(wrong), 10)], "\n"))
+	}
+	wantReasons := []string{plan.ReasonNoSerial, plan.ReasonDuplicateSerial, plan.ReasonNotInJamf, plan.ReasonNotInDestiny,
+		plan.ReasonUnmanaged, plan.ReasonUnsupervised, plan.ReasonNoRuleForStatus, plan.ReasonNotStudentDevice}
+	for _, r := range wantReasons {
+		if rep.Plan.Counts.ByReason[r] == 0 {
+			t.Errorf("the district has %s cases but the plan counts none: %v", r, rep.Plan.Counts.ByReason)
+		}
+	}
+	for _, a := range []string{plan.ActionAssigned, plan.ActionReassigned, plan.ActionUpdated, plan.ActionCleared,
+		plan.ActionRenamed, plan.ActionLostModeEnabled, plan.ActionLostModeDisabled} {
+		if rep.Plan.Counts.ByAction[a] == 0 {
+			t.Errorf("no %s change planned: %v", a, rep.Plan.Counts.ByAction)
+		}
+	}
+	commands := len(sim.Commands())
+	if got, want := lostModeCommands(sim), rep.Plan.Counts.ByAction[plan.ActionLostModeEnabled]+rep.Plan.Counts.ByAction[plan.ActionLostModeDisabled]; got != want {
+		t.Errorf("%d Lost Mode commands sent, want one per Lost Mode change (%d)", got, want)
+	}
+
+	sim.HTTP().ResetCounters()
+	again, err := engine.Execute(ctx, run)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if len(again.Plan.Changes) != 0 || again.Outcome != engine.Succeeded {
+		t.Fatalf("second run planned %d changes (outcome %s), want none: %+v", len(again.Plan.Changes), again.Outcome, again.Plan.Changes[:min(3, len(again.Plan.Changes))])
+	}
+	for pattern, n := range sim.HTTP().Calls() {
+		if !strings.HasPrefix(pattern, "GET ") && !strings.Contains(pattern, "token") {
+			t.Errorf("second run wrote: %d calls to %s", n, pattern)
+		}
+	}
+	if len(sim.Commands()) != commands {
+		t.Errorf("second run sent %d more MDM commands", len(sim.Commands())-commands)
+	}
+}
+
+func firstErr(rep *engine.Report) error {
+	if rep.Err != nil {
+		return rep.Err
+	}
+	for _, r := range rep.Results {
+		if r.Err != nil {
+			return fmt.Errorf("%s: %w", r.Change.Serial, r.Err)
+		}
+	}
+	return nil
+}
+
+func lostModeCommands(sim *jamfprosim.Server) int {
+	n := 0
+	for _, c := range sim.Commands() {
+		if strings.HasSuffix(c.Type, "_LOST_MODE") {
+			n++
+		}
+	}
+	return n
+}
