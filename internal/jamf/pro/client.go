@@ -114,6 +114,8 @@ type Client struct {
 	tokens *tokenSource
 
 	lookupMu    sync.Mutex
+	// loadMu makes concurrent first users of the lookups wait for one load instead of each loading them.
+	loadMu sync.Mutex
 	buildings   *lookup
 	departments *lookup
 }

@@ -175,6 +175,8 @@ func (c *Client) cachedNames(ctx context.Context, which func() *lookup) (map[str
 }
 
 func (c *Client) ensureLookups(ctx context.Context) error {
+	c.loadMu.Lock()
+	defer c.loadMu.Unlock()
 	c.lookupMu.Lock()
 	loaded := c.buildings != nil && c.departments != nil
 	c.lookupMu.Unlock()

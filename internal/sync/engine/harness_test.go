@@ -35,13 +35,19 @@ var fastBackoff = httpx.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecon
 // district would mount (its SIS patron CSV).
 func destinySide(tb testing.TB, d *district.District) (*destinysim.Server, *engine.DestinySource) {
 	tb.Helper()
+	return destinySideN(tb, d, 8)
+}
+
+// destinySideN is destinySide with concurrency requests in flight at most.
+func destinySideN(tb testing.TB, d *district.District, concurrency int) (*destinysim.Server, *engine.DestinySource) {
+	tb.Helper()
 	sim := destinysim.New(d, destinysim.Options{ClientID: "sync", ClientSecret: "destiny-secret"})
 	srv := httptest.NewServer(sim)
 	tb.Cleanup(srv.Close)
 	cl, err := destiny.New(destiny.Config{
 		BaseURL:     srv.URL + sim.BasePath(),
 		Credentials: destiny.Credentials{ClientID: "sync", ClientSecret: "destiny-secret"},
-		Backoff:     fastBackoff, Concurrency: 8,
+		Backoff:     fastBackoff, Concurrency: concurrency,
 	})
 	if err != nil {
 		tb.Fatal(err)

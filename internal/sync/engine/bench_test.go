@@ -1,0 +1,190 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/k12dev/devicesync-operator/internal/sim/district"
+	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
+	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+)
+
+// Benchmark parameters: the vendors' guidance (Jamf: at most 5 connections; Destiny: 10 concurrent requests
+// observed fine) and a 50 ms round trip on every call.
+const (
+	benchLatency            = 50 * time.Millisecond
+	destinyConcurrency      = 10
+	jamfConcurrency         = 5
+	benchSchools            = 20
+	patronCacheWarm, cold   = true, false
+	driftNone, driftTwoPct  = 0, 2
+	defaultDeviceCountSmall = 10000
+	defaultDeviceCountLarge = 50000
+)
+
+// driftWeights generates pct % of devices in need of a change (spread over the kinds of drift a
+// district sees between two hourly runs) and the rest in sync.
+func driftWeights(pct int) map[string]int {
+	if pct == 0 {
+		return map[string]int{district.CaseNormal: 1}
+	}
+	drift := map[string]int{
+		district.CaseStaleName: 4, district.CaseWrongUser: 3, district.CaseNoUser: 3, district.CaseWrongBuilding: 2,
+		district.CaseReturned: 3, district.CaseLost: 2, district.CaseFound: 1, district.CaseTeacherCheckout: 1,
+		district.CaseInactiveStudent: 1,
+	} // 20 parts
+	w := map[string]int{district.CaseNormal: 20 * (100 - pct) / pct}
+	maps.Copy(w, drift)
+	return w
+}
+
+// BenchmarkRun runs the whole engine (snapshot, plan, apply) against the Destiny and Jamf Pro simulators
+// with 50 ms latency, and prints the wall time next to the lower bound:
+//
+//	max(Destiny calls / 10, Jamf reads / 5) x latency  +  Jamf writes / 5 x latency
+//
+// (both systems are read at once; writes follow the reads). The calls counted are the ones the run made,
+// one per page, per distinct borrower (cold cache) and per write: none is redundant, so the bound is the
+// best any client could do with these calls. Peak heap is the process's, simulators included.
+//
+//	go test -run '^$' -bench BenchmarkRun -benchtime=1x -timeout 30m ./internal/sync/engine
+func BenchmarkRun(b *testing.B) {
+	cases := []struct {
+		devices, drift int
+		warm           bool
+	}{
+		{defaultDeviceCountSmall, driftTwoPct, cold},
+		{defaultDeviceCountSmall, driftTwoPct, patronCacheWarm},
+		{defaultDeviceCountSmall, driftNone, patronCacheWarm},
+		{defaultDeviceCountLarge, driftTwoPct, patronCacheWarm},
+		{defaultDeviceCountLarge, driftNone, patronCacheWarm},
+		{defaultDeviceCountLarge, driftTwoPct, cold},
+	}
+	for _, tc := range cases {
+		cache := "cold"
+		if tc.warm {
+			cache = "warm"
+		}
+		b.Run(fmt.Sprintf("devices=%d/drift=%d%%/patrons=%s", tc.devices, tc.drift, cache), func(b *testing.B) {
+			for range b.N {
+				benchRun(b, tc.devices, tc.drift, tc.warm)
+			}
+		})
+	}
+}
+
+func benchRun(b *testing.B, devices, drift int, warm bool) {
+	b.StopTimer()
+	d := district.Generate(district.Options{Seed: 11, Schools: benchSchools, Devices: devices, Weights: driftWeights(drift), Now: genNow})
+	dsim, src := destinySideN(b, d, destinyConcurrency)
+	jsim, tgt := jamfProSide(b, d, jamfConcurrency)
+	run := engine.Run{Policy: defaultPolicy(b, d), Source: src, Target: tgt, Retry: time.Millisecond}
+	if warm { // the previous hourly run filled the patron cache
+		if _, err := src.Read(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	knobs := simhttp.Knobs{Latency: benchLatency}
+	dsim.Sim().SetKnobs(knobs)
+	jsim.HTTP().SetKnobs(knobs)
+	dsim.Sim().ResetCounters()
+	jsim.HTTP().ResetCounters()
+	runtime.GC()
+
+	peak := sampleHeap()
+	b.StartTimer()
+	start := time.Now()
+	rep, err := engine.Execute(context.Background(), run)
+	wall := time.Since(start)
+	b.StopTimer()
+	heap := peak()
+	if err != nil || rep.Outcome != engine.Succeeded {
+		b.Fatalf("outcome %s: %v", rep.Outcome, err)
+	}
+
+	dCalls := dsim.Sim().Calls()
+	jCalls := jsim.HTTP().Calls()
+	var dTotal, jReads, jWrites int
+	for _, n := range dCalls {
+		dTotal += n
+	}
+	for p, n := range jCalls {
+		if strings.HasPrefix(p, "GET ") || strings.Contains(p, "token") {
+			jReads += n
+		} else {
+			jWrites += n
+		}
+	}
+	if drift == 0 && jWrites != 0 {
+		b.Fatalf("a run with nothing to change made %d writes", jWrites)
+	}
+	lower := time.Duration(max(float64(dTotal)/destinyConcurrency, float64(jReads)/jamfConcurrency)*float64(benchLatency)) +
+		time.Duration(float64(jWrites)/jamfConcurrency*float64(benchLatency))
+	ratio := wall.Seconds() / lower.Seconds()
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d devices, %d%% drift: %d changes, wall %.2fs, lower bound %.2fs, ratio %.2f, peak heap %d MiB (plan %.0f ms, snapshot %.2fs, apply %.2fs); peak in flight Destiny %d, Jamf %d\n",
+		devices, drift, len(rep.Plan.Changes), wall.Seconds(), lower.Seconds(), ratio, heap>>20,
+		float64(rep.PlanTime.Microseconds())/1000, rep.SnapshotTime.Seconds(), rep.ApplyTime.Seconds(),
+		dsim.Sim().PeakInFlight(), jsim.HTTP().PeakInFlight())
+	for _, side := range []struct {
+		name  string
+		calls map[string]int
+	}{{"Destiny", dCalls}, {"Jamf Pro", jCalls}} {
+		for _, p := range slices.Sorted(maps.Keys(side.calls)) {
+			fmt.Fprintf(&sb, "  %-9s %7d  %s\n", side.name, side.calls[p], p)
+		}
+	}
+	b.Log("\n" + sb.String())
+	b.ReportMetric(wall.Seconds(), "wall-s")
+	b.ReportMetric(lower.Seconds(), "lowerbound-s")
+	b.ReportMetric(ratio, "ratio")
+	b.ReportMetric(float64(heap>>20), "peakheap-MiB")
+	b.ReportMetric(float64(dTotal+jReads+jWrites), "calls")
+	b.StartTimer()
+}
+
+// sampleHeap samples the live heap every 20 ms until the returned function is called, which returns the peak.
+func sampleHeap() func() uint64 {
+	var (
+		mu   gosync.Mutex
+		peak uint64
+		stop = make(chan struct{})
+		done = make(chan struct{})
+	)
+	read := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		mu.Lock()
+		peak = max(peak, ms.HeapInuse)
+		mu.Unlock()
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				read()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		read()
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
