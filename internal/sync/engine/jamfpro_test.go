@@ -6,54 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/k12dev/devicesync-operator/internal/serial"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	jamfprosim "github.com/k12dev/devicesync-operator/internal/sim/jamfpro"
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
 	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
 
-// proState is the part of a Jamf Pro device a run may write.
-type proState struct {
-	Name, Username, RealName, Email, Position, Building, Department, Room string
-	LostMode                                                              bool
-}
-
-func proStateOf(sim *jamfprosim.Server, d jamfprosim.Device) proState {
-	return proState{Name: d.Name, Username: d.Username, RealName: d.RealName, Email: d.Email, Position: d.Position,
+// proStateOf reads what the oracle (district.ExpectedJamfPro) describes off the simulator.
+func proStateOf(sim *jamfprosim.Server, d jamfprosim.Device) district.JamfProState {
+	return district.JamfProState{Name: d.Name, Username: d.Username, RealName: d.RealName, Email: d.Email, Position: d.Position,
 		Building: sim.BuildingName(d.BuildingID), Department: sim.DepartmentName(d.DepartmentID), Room: d.Room, LostMode: d.LostMode}
-}
-
-// expectedProState is the oracle: what DESIGN.md's table says each generated case must look like after a
-// run with the default policy, worked out from the district model, not from the planner.
-func expectedProState(d *district.District, dev *district.Device) proState {
-	st := proState{Name: dev.Name, Username: dev.Username, RealName: dev.RealName, Email: dev.Email, Position: dev.Position,
-		Building: dev.Building, Department: dev.Department, Room: dev.Room, LostMode: dev.LostMode}
-	var item *district.Item
-	for i := range d.Items {
-		if serial.Normalize(d.Items[i].SerialNumber+d.Items[i].SerialField) == serial.Normalize(dev.Serial) {
-			item = &d.Items[i]
-			break
-		}
-	}
-	s := serial.Normalize(dev.Serial)
-	switch dev.Case {
-	case district.CaseNormal, district.CaseStaleName, district.CaseWrongUser, district.CaseNoUser, district.CaseWrongBuilding,
-		district.CaseMessySerial, district.CaseSerialInField, district.CaseFound:
-		p := d.Patron(item.Borrower)
-		st = proState{Name: district.StudentDeviceName(p, s), Username: p.Username, RealName: p.FirstName + " " + p.LastName,
-			Email: p.Email, Position: district.DevicePosition(p.Grade), Building: d.School(item.SiteShortName).Building,
-			Department: dev.Department, Room: p.Homeroom}
-	case district.CaseReturned:
-		st = proState{Name: district.StandardDeviceName(s)}
-	case district.CaseInactiveStudent:
-		st.Name = district.StandardDeviceName(s)
-	case district.CaseTeacherCheckout:
-		st.Name = district.DefaultTeacherCheckoutName
-	case district.CaseLost, district.CaseStolen:
-		st.LostMode = true
-	}
-	return st
 }
 
 func TestJamfProRunDrivesEveryCaseToTheExpectedStateAndASecondRunChangesNothing(t *testing.T) {
@@ -79,7 +41,7 @@ func TestJamfProRunDrivesEveryCaseToTheExpectedStateAndASecondRunChangesNothing(
 		if !ok {
 			t.Fatalf("device %d vanished", dev.ID)
 		}
-		if want, have := expectedProState(d, dev), proStateOf(sim, got); want != have {
+		if want, have := d.ExpectedJamfPro(dev), proStateOf(sim, got); want != have {
 			wrong = append(wrong, fmt.Sprintf("%s device %d (%s):\n  want %+v\n  got  %+v", dev.Case, dev.ID, dev.Serial, want, have))
 		}
 	}

@@ -35,13 +35,7 @@ func schoolStateOf(sim *jamfschoolsim.Server, d jamfschoolsim.DeviceState) schoo
 // and Lost Mode cannot be written, so the devices whose only difference is one of those are left alone.
 func expectedSchoolState(d *district.District, dev *district.Device, initial schoolState) schoolState {
 	st := initial
-	var item *district.Item
-	for i := range d.Items {
-		if serial.Normalize(d.Items[i].SerialNumber+d.Items[i].SerialField) == serial.Normalize(dev.Serial) {
-			item = &d.Items[i]
-			break
-		}
-	}
+	item := d.ItemBySerial(serial.Normalize(dev.Serial))
 	switch dev.Case {
 	case district.CaseNormal, district.CaseStaleName, district.CaseWrongUser, district.CaseNoUser, district.CaseWrongBuilding,
 		district.CaseMessySerial, district.CaseSerialInField, district.CaseFound:
