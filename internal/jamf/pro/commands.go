@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -122,4 +124,52 @@ func (c *Client) TestConnection(ctx context.Context, n Needs) error {
 		return &MissingPrivilegesError{Privileges: missing}
 	}
 	return nil
+}
+
+// PendingLostMode lists the devices with a Lost Mode command still pending (queued, not yet acknowledged:
+// the device is offline, as lost devices often are), by management id: true for a pending
+// ENABLE_LOST_MODE, false for a pending DISABLE_LOST_MODE (the newest wins). The inventory's
+// lostModeEnabled changes only when the device answers, so without this a device that stays offline
+// would be sent the same command every run. Two paged reads: GET /api/v2/mdm/commands filtered on
+// command and status==Pending.
+func (c *Client) PendingLostMode(ctx context.Context) (map[string]bool, error) {
+	type pending struct {
+		id   string
+		sent string
+		on   bool
+	}
+	var all []pending
+	for _, typ := range []string{"ENABLE_LOST_MODE", "DISABLE_LOST_MODE"} {
+		for page := 0; ; page++ {
+			var out struct {
+				TotalCount int `json:"totalCount"`
+				Results    []struct {
+					DateSent string `json:"dateSent"`
+					Client   struct {
+						ManagementID string `json:"managementId"`
+					} `json:"client"`
+					CommandState string `json:"commandState"`
+				} `json:"results"`
+			}
+			q := url.Values{"page": {strconv.Itoa(page)}, "page-size": {"2000"}, "sort": {"dateSent:asc"},
+				"filter": {"command==" + typ + ";status==Pending"}}
+			if err := c.do(ctx, call{op: "list pending " + typ + " commands", method: http.MethodGet, path: commandsPath, query: q, idempotent: true}, &out); err != nil {
+				return nil, err
+			}
+			for _, r := range out.Results {
+				if r.Client.ManagementID != "" && strings.EqualFold(r.CommandState, "PENDING") {
+					all = append(all, pending{id: r.Client.ManagementID, sent: r.DateSent, on: typ == "ENABLE_LOST_MODE"})
+				}
+			}
+			if len(out.Results) == 0 || (page+1)*2000 >= out.TotalCount {
+				break
+			}
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].sent < all[j].sent })
+	res := make(map[string]bool, len(all))
+	for _, p := range all {
+		res[p.id] = p.on
+	}
+	return res, nil
 }

@@ -127,6 +127,8 @@ type Command struct {
 	// Payload is the commandData object as received.
 	Payload map[string]any
 	Sent    time.Time
+	// State is ACKNOWLEDGED (applied) or PENDING (the device is offline: see SetOffline).
+	State string
 }
 
 type token struct {
@@ -147,6 +149,7 @@ type Server struct {
 	commands    []Command
 	conflicts   map[int]int // device id -> remaining 409 answers
 	privileges  map[string]bool
+	offline     map[string]bool // management ids of devices that do not answer commands
 }
 
 type named struct {
@@ -175,6 +178,7 @@ func New(d *district.District, opts Options) *Server {
 		tokens:     map[string]token{},
 		devices:    map[int]*Device{},
 		conflicts:  map[int]int{},
+		offline:    map[string]bool{},
 		privileges: map[string]bool{},
 	}
 	for _, p := range opts.Privileges {
@@ -568,4 +572,26 @@ func pageOf[T any](all []T, page, size int) []T {
 	}
 	end := min(start+size, len(all))
 	return all[start:end]
+}
+
+// SetOffline makes a device stop answering MDM commands, as a lost iPad does: commands sent to it stay
+// PENDING and change nothing (the inventory still shows the old state) until SetOffline(id, false),
+// which acknowledges and applies them in order.
+func (s *Server) SetOffline(id int, offline bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.devices[id]
+	if d == nil {
+		return
+	}
+	s.offline[d.ManagementID] = offline
+	if offline {
+		return
+	}
+	for i := range s.commands {
+		if c := &s.commands[i]; c.ManagementID == d.ManagementID && c.State == "PENDING" {
+			c.State = "ACKNOWLEDGED"
+			s.apply(d, c)
+		}
+	}
 }

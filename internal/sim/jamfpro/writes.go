@@ -150,11 +150,22 @@ func (s *Server) renderDetails(d *Device) map[string]any {
 	}
 }
 
-// queue logs a command for d and applies it (the simulated device acknowledges at once). Caller holds mu.
+// queue logs a command for d and applies it: the simulated device acknowledges at once, unless it is
+// offline (SetOffline), when the command stays PENDING. Caller holds mu.
 func (s *Server) queue(d *Device, payload map[string]any) Command {
-	c := Command{UUID: newUUID(), Type: fmt.Sprint(payload["commandType"]), ManagementID: d.ManagementID, Payload: payload, Sent: s.opts.Now()}
+	c := Command{UUID: newUUID(), Type: fmt.Sprint(payload["commandType"]), ManagementID: d.ManagementID, Payload: payload, Sent: s.opts.Now(), State: "ACKNOWLEDGED"}
+	if s.offline[d.ManagementID] {
+		c.State = "PENDING"
+	} else {
+		s.apply(d, &c)
+	}
 	s.commands = append(s.commands, c)
-	str := func(k string) string { v, _ := payload[k].(string); return v }
+	return c
+}
+
+// apply makes an acknowledged command's effect. Caller holds mu.
+func (s *Server) apply(d *Device, c *Command) {
+	str := func(k string) string { v, _ := c.Payload[k].(string); return v }
 	switch c.Type {
 	case "SETTINGS":
 		if n := str("deviceName"); n != "" && d.Supervised {
@@ -165,7 +176,6 @@ func (s *Server) queue(d *Device, payload map[string]any) Command {
 	case "DISABLE_LOST_MODE":
 		d.LostMode, d.LostMessage, d.LostPhone, d.LostFootnote = false, "", "", ""
 	}
-	return c
 }
 
 func newUUID() string {
@@ -249,7 +259,7 @@ func (s *Server) handlePostCommands(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
-var commandFilterFields = map[string]bool{"uuid": true, "clientManagementId": true, "command": true}
+var commandFilterFields = map[string]bool{"uuid": true, "clientManagementId": true, "command": true, "status": true}
 
 func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -270,7 +280,12 @@ func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	var matched []Command
 	for _, c := range s.commands {
-		if pred(map[string]string{"uuid": c.UUID, "clientManagementId": c.ManagementID, "command": c.Type}) {
+		// status takes the words of the schema's filter example (status==Pending), commandState the enum.
+		status := "Acknowledged"
+		if c.State == "PENDING" {
+			status = "Pending"
+		}
+		if pred(map[string]string{"uuid": c.UUID, "clientManagementId": c.ManagementID, "command": c.Type, "status": status}) {
 			matched = append(matched, c)
 		}
 	}
@@ -278,10 +293,14 @@ func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) {
 	results := []any{}
 	for _, c := range pageOf(matched, page, size) {
 		ts := c.Sent.UTC().Format("2006-01-02T15:04:05.000Z")
+		done := ts
+		if c.State == "PENDING" {
+			done = ""
+		}
 		results = append(results, map[string]any{
-			"uuid": c.UUID, "dateSent": ts, "dateCompleted": ts,
+			"uuid": c.UUID, "dateSent": ts, "dateCompleted": done,
 			"client":       map[string]any{"managementId": c.ManagementID, "clientType": "MOBILE_DEVICE"},
-			"commandState": "ACKNOWLEDGED", "commandType": c.Type,
+			"commandState": c.State, "commandType": c.Type,
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(matched), "results": results})

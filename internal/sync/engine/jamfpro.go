@@ -17,6 +17,10 @@ type JamfPro struct {
 	Client *pro.Client
 	// MaxConcurrency is how many changes are applied at once (spec.target.jamfPro.maxConcurrency).
 	MaxConcurrency int
+	// PendingLostMode makes Inventory read the Lost Mode commands still pending (the device offline) and
+	// count them as done, so an offline lost iPad is not sent the same command every run. Set it when the
+	// policy manages lostMode (it needs the MDM command read privilege).
+	PendingLostMode bool
 
 	mu   gosync.Mutex
 	mgmt map[string]string // device key -> management id, from the last inventory
@@ -37,11 +41,20 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	var pending map[string]bool
+	if t.PendingLostMode {
+		if pending, err = t.Client.PendingLostMode(ctx); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]plan.Device, len(mds))
 	mgmt := make(map[string]string, len(mds))
 	for i, m := range mds {
 		key := strconv.Itoa(m.ID)
 		lost := m.LostModeEnabled
+		if on, ok := pending[m.ManagementID]; ok {
+			lost = on // a queued command counts as done: never send it twice
+		}
 		out[i] = plan.Device{
 			Key: key, RawSerial: m.Serial, Name: m.Name, Managed: m.Managed, Supervised: m.Supervised,
 			Username: m.Username, RealName: m.RealName, Email: m.Email, Position: m.Position,

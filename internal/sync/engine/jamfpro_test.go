@@ -105,3 +105,48 @@ func lostModeCommands(sim *jamfprosim.Server) int {
 	}
 	return n
 }
+
+func TestAnOfflineLostIPadIsSentLostModeOnceNotEveryRun(t *testing.T) {
+	ctx := context.Background()
+	d := newDistrict(t, 800)
+	_, src := destinySide(t, d)
+	sim, tgt := jamfProSide(t, d, 5)
+	tgt.PendingLostMode = true
+	offline := 0
+	for _, dev := range d.Devices {
+		if dev.Case == district.CaseLost || dev.Case == district.CaseStolen {
+			sim.SetOffline(dev.ID, true)
+			offline++
+		}
+	}
+	if offline == 0 {
+		t.Fatal("the district has no lost device")
+	}
+	run := engine.Run{Policy: defaultPolicy(t, d), Source: src, Target: tgt}
+	first, err := engine.Execute(ctx, run)
+	if err != nil || first.Plan.Counts.ByAction[plan.ActionLostModeEnabled] != offline {
+		t.Fatalf("first run: %v, %d Lost Mode changes, want %d", err, first.Plan.Counts.ByAction[plan.ActionLostModeEnabled], offline)
+	}
+	second, err := engine.Execute(ctx, run)
+	if err != nil || len(second.Plan.Changes) != 0 {
+		t.Fatalf("second run while the iPads are offline: %v, %d changes; the pending commands must count as sent", err, len(second.Plan.Changes))
+	}
+	enables := 0
+	for _, c := range sim.Commands() {
+		if c.Type == "ENABLE_LOST_MODE" {
+			enables++
+		}
+	}
+	if enables != offline {
+		t.Fatalf("%d ENABLE_LOST_MODE commands for %d offline lost devices", enables, offline)
+	}
+	for _, dev := range d.Devices {
+		sim.SetOffline(dev.ID, false)
+	}
+	for i := range d.Devices {
+		got, _ := sim.Device(d.Devices[i].ID)
+		if want := d.ExpectedJamfPro(&d.Devices[i]); want.LostMode != got.LostMode {
+			t.Fatalf("device %d back online: Lost Mode %v, want %v", got.ID, got.LostMode, want.LostMode)
+		}
+	}
+}
