@@ -37,11 +37,13 @@ func main() {
 		secureMetrics bool
 		enableHTTP2   bool
 		leaderElect   bool
+		metricsCerts  string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorised through the API server.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 rapid-reset and stream-cancellation CVEs).")
+	flag.StringVar(&metricsCerts, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint (for example a cert-manager Secret mounted there); empty: a self-signed certificate generated at start.")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so only one replica reconciles at a time.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -58,6 +60,7 @@ func main() {
 		BindAddress:   metricsAddr,
 		SecureServing: secureMetrics,
 		TLSOpts:       tlsOpts,
+		CertDir:       metricsCerts,
 	}
 	if secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -76,12 +79,8 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := (&controllers.DeviceSyncPolicyReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "unable to create controller", "controller", "DeviceSyncPolicy")
-		os.Exit(1)
-	}
-	if err := (&controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "unable to create controller", "controller", "SyncRun")
+	if err := controllers.Setup(mgr, controllers.Options{}); err != nil {
+		setupLog.Error(err, "unable to create controllers")
 		os.Exit(1)
 	}
 

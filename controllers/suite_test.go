@@ -3,65 +3,142 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
+	"path/filepath"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
+	"github.com/k12dev/devicesync-operator/internal/clock"
 	"github.com/k12dev/devicesync-operator/internal/testenv"
 )
 
-// k8s is a direct (uncached) client of the envtest API server the manager under test watches.
-var k8s client.Client
+// The suite's shared state. Tests run one at a time (no t.Parallel): they share the fake clock.
+var (
+	// testEnv is the local control plane (kube-apiserver and etcd); restConfig reaches it as an admin,
+	// and kubeconfig is a kubeconfig file for the same, for kubectl.
+	testEnv    *envtest.Environment
+	restConfig *rest.Config
+	kubeconfig string
+	// k8s is a direct (uncached) client of the envtest API server the managers under test watch.
+	k8s client.Client
+	// scheme knows the built-in kinds and this project's.
+	scheme = testenv.Scheme()
+	// clk is the time the suite's DeviceSyncPolicy reconciler reads. Tests set or step it; it never
+	// moves by itself.
+	clk = clock.NewFake(time.Now().Add(-time.Hour))
+	// recorded collects the events the reconcilers record, so tests can assert on them without
+	// waiting for the API server's event aggregation.
+	recorded = &eventLog{}
+)
 
+// Namespaces of the suite.
+const (
+	// policyNS holds the policies of the scheduling tests (newPolicy). No SyncRun controller executes
+	// runs there: the tests give runs their phases by hand.
+	policyNS = "scheduling"
+	// runNS is the one namespace the suite's own SyncRun controller watches.
+	runNS = "default"
+)
+
+// TestMain starts the control plane and two managers: one with the DeviceSyncPolicy controller for
+// every namespace (on the fake clock clk), and one with the SyncRun controller for runNS only, so that
+// runs elsewhere are executed only by the managers tests start themselves.
 func TestMain(m *testing.M) {
+	if os.Getenv("DEVICESYNC_TEST_LOG") != "" { // the managers' logs, for debugging a failing test
+		ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
+	} else {
+		ctrl.SetLogger(logr.Discard())
+	}
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
 	env, cfg, err := testenv.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
-	code := func() int {
-		scheme := testenv.Scheme()
-		mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+	testEnv, restConfig = env, cfg
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 		}
-		if err := (&controllers.DeviceSyncPolicyReconciler{Client: mgr.GetClient(), Scheme: scheme}).SetupWithManager(mgr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if err := (&controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: scheme}).SetupWithManager(mgr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- mgr.Start(ctx) }()
-		code := m.Run()
-		cancel()
-		if err := <-done; err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-			return 1
-		}
-		return code
 	}()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
+	fail := func(what string, err error) int {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
+		return 1
 	}
-	os.Exit(code)
+
+	dir, err := os.MkdirTemp("", "controllers-suite-")
+	if err != nil {
+		return fail("temporary directory", err)
+	}
+	defer os.RemoveAll(dir)
+	admin, err := env.AddUser(envtest.User{Name: "suite-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fail("adding the kubectl user", err)
+	}
+	kc, err := admin.KubeConfig()
+	if err != nil {
+		return fail("kubeconfig", err)
+	}
+	kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return fail("writing the kubeconfig", err)
+	}
+
+	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return fail("client", err)
+	}
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: policyNS}}); err != nil {
+		return fail("creating namespace "+policyNS, err)
+	}
+
+	policyMgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		return fail("policy manager", err)
+	}
+	if err := (&controllers.DeviceSyncPolicyReconciler{Client: policyMgr.GetClient(), Scheme: scheme, Clock: clk, Recorder: recorded}).SetupWithManager(policyMgr); err != nil {
+		return fail("DeviceSyncPolicy controller", err)
+	}
+	runMgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{runNS: {}}}})
+	if err != nil {
+		return fail("run manager", err)
+	}
+	if err := (&controllers.SyncRunReconciler{Client: runMgr.GetClient(), Scheme: scheme}).SetupWithManager(runMgr); err != nil {
+		return fail("SyncRun controller", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	go func() { done <- policyMgr.Start(ctx) }()
+	go func() { done <- runMgr.Start(ctx) }()
+	code := m.Run()
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			code = fail("manager", err)
+		}
+	}
+	return code
 }
 
 // eventually polls cond until it holds or the wait runs out (a bound on a broken controller, not a timing assertion).
@@ -80,9 +157,31 @@ func eventually(t *testing.T, what string, cond func() (bool, error)) {
 	t.Fatalf("%s: did not happen (last error: %v)", what, last)
 }
 
+// createPolicy creates p with the fake clock put just before the present, and waits for the manager's
+// first reconcile of p: at that time no slot is due (slots count from the policy's creation), so the
+// test starts from a policy with no runs and may then move the clock. p is updated from the server.
+func createPolicy(t *testing.T, p *dsv1.DeviceSyncPolicy) {
+	t.Helper()
+	ctx := context.Background()
+	clk.Set(time.Now().Add(-time.Minute))
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the manager reconciled the new policy "+p.Name, func() (bool, error) {
+		var got dsv1.DeviceSyncPolicy
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
+			return false, err
+		}
+		*p = got
+		return got.Status.ObservedGeneration == got.Generation, fmt.Errorf("observedGeneration %d of %d", got.Status.ObservedGeneration, got.Generation)
+	})
+}
+
+// newPolicy is a minimal valid policy in policyNS: Jamf Pro, one school, the default schedule
+// (Mon-Fri 05:40-17:40 every 1h) in America/Chicago.
 func newPolicy(name string) *dsv1.DeviceSyncPolicy {
 	return &dsv1.DeviceSyncPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: policyNS},
 		Spec: dsv1.DeviceSyncPolicySpec{
 			Schedule: dsv1.Schedule{TimeZone: "America/Chicago"},
 			Source: dsv1.Source{Destiny: dsv1.DestinySource{
@@ -100,9 +199,7 @@ func newPolicy(name string) *dsv1.DeviceSyncPolicy {
 func TestPolicyControllerRecordsObservedGenerationAndSchedule(t *testing.T) {
 	ctx := context.Background()
 	p := newPolicy("observed")
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	createPolicy(t, p)
 	waitObserved := func(wantSchedule string) {
 		t.Helper()
 		var got dsv1.DeviceSyncPolicy
@@ -129,9 +226,7 @@ func TestPolicyWithUnknownTimeZoneIsNotReady(t *testing.T) {
 	ctx := context.Background()
 	p := newPolicy("bad-zone")
 	p.Spec.Schedule.TimeZone = "America/Chicgo"
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	createPolicy(t, p)
 	eventually(t, "policy is not Ready because of its time zone", func() (bool, error) {
 		var got dsv1.DeviceSyncPolicy
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
@@ -147,21 +242,77 @@ func TestPolicyWithUnknownTimeZoneIsNotReady(t *testing.T) {
 	})
 }
 
-func TestSyncRunControllerMarksNewRunsPending(t *testing.T) {
+// TestSyncRunControllerTakesUpNewRunsInItsNamespace checks the suite's wiring: the SyncRun controller
+// of runNS records a phase and the observed generation on a new run (Pending, or a later phase once it
+// executes runs; the run's policy does not exist, so it cannot succeed).
+func TestSyncRunControllerTakesUpNewRunsInItsNamespace(t *testing.T) {
 	ctx := context.Background()
 	run := &dsv1.SyncRun{
-		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: runNS},
 		Spec:       dsv1.SyncRunSpec{PolicyRef: dsv1.LocalObjectReference{Name: "observed"}},
 	}
 	if err := k8s.Create(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "run is Pending with observedGeneration", func() (bool, error) {
+	eventually(t, "run has a phase and observedGeneration", func() (bool, error) {
 		var got dsv1.SyncRun
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(run), &got); err != nil {
 			return false, err
 		}
-		return got.Status.Phase == dsv1.PhasePending && got.Status.ObservedGeneration == got.Generation,
+		return got.Status.Phase != "" && got.Status.ObservedGeneration == got.Generation,
 			fmt.Errorf("phase %q, observedGeneration %d of %d", got.Status.Phase, got.Status.ObservedGeneration, got.Generation)
 	})
+}
+
+// eventLog is an events.EventRecorder that keeps what it is given.
+type eventLog struct {
+	mu     sync.Mutex
+	events []recordedEvent
+}
+
+// recordedEvent is one event: about which object (kind/name), of which type and reason, saying what.
+type recordedEvent struct {
+	Object, Related, Type, Reason, Action, Note string
+}
+
+func (l *eventLog) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...interface{}) {
+	e := recordedEvent{Object: objectName(regarding), Related: objectName(related), Type: eventtype, Reason: reason,
+		Action: action, Note: fmt.Sprintf(note, args...)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+// about returns the events recorded about the object of that name, oldest first.
+func (l *eventLog) about(name string) []recordedEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []recordedEvent
+	for _, e := range l.events {
+		if e.Object == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// withReason returns the events about the object of that name that have the reason.
+func (l *eventLog) withReason(name, reason string) []recordedEvent {
+	var out []recordedEvent
+	for _, e := range l.about(name) {
+		if e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func objectName(o runtime.Object) string {
+	if o == nil {
+		return ""
+	}
+	if m, ok := o.(metav1.Object); ok {
+		return m.GetName()
+	}
+	return ""
 }

@@ -3,51 +3,166 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"github.com/k12dev/devicesync-operator/internal/clock"
 )
 
-// SyncRunReconciler executes runs.
+// Defaults of the SyncRun controller.
+const (
+	// DefaultProgressInterval bounds how often a running run's progress is written to its status.
+	DefaultProgressInterval = 5 * time.Second
+	// DefaultMaxConcurrentRuns is how many runs (of different policies) execute at once.
+	DefaultMaxConcurrentRuns = 4
+)
+
+// SyncRunReconciler executes runs in the manager process, through the sync engine.
 //
-// Today it records what it observed (observedGeneration, and Pending for a new run); execution
-// through the sync engine lands with the engine and controllers issues.
+// One reconcile of a run that has work to do is the sequence in syncrun_phases.go: adopt (a run made
+// with kubectl create gets the policy's label and owner reference), start (phase Running, the policy's
+// generation recorded), connect (Secrets read now), execute (snapshot, plan, safety, apply, with
+// progress written at most every ProgressInterval) and finish (the final status computed once from the
+// engine's report, in syncrun_status.go, and patched once).
+//
+// Lifecycle:
+//   - Pending or new: executed. Running, but not executing in this process: the manager that ran it
+//     stopped; the run is taken over and re-planned from fresh reads, so nothing is applied twice.
+//   - Blocked: waits until the approve annotation equals status.blocked.planDigest, then re-plans and
+//     applies if the plan is still the one approved (otherwise it is Blocked again, with the new digest).
+//   - Succeeded, PartiallyFailed, Failed: done.
+//   - Deleted while executing (concurrencyPolicy Replace, or by hand): the execution is cancelled at
+//     its next progress write.
+//   - Manager stopping: the execution is cancelled and the run left Running for the next manager.
 type SyncRunReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
+
+	// APIReader reads the run itself, uncached, so that a run is never executed again on a stale read of
+	// its phase. SetupWithManager sets it to the manager's API reader; nil reads through Client.
+	APIReader client.Reader
+	// Clock stamps start and completion times. Nil is the wall clock.
+	Clock clock.Clock
+	// Recorder records events about runs and their policies. SetupWithManager sets it when nil.
+	Recorder events.EventRecorder
+	// Connector builds a policy's clients from its Secrets. SetupWithManager sets one reading through
+	// the manager's API reader when nil.
+	Connector *Connector
+	// ProgressInterval bounds progress writes (zero: DefaultProgressInterval).
+	ProgressInterval time.Duration
+	// MaxConcurrentRuns bounds the runs executing at once (zero: DefaultMaxConcurrentRuns).
+	MaxConcurrentRuns int
+	// RetryPause is the pause before the engine retries a transient failure of one change (zero: 2s).
+	RetryPause time.Duration
 }
 
-// +kubebuilder:rbac:groups=devicesync.k12.dev,resources=syncruns,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=devicesync.k12.dev,resources=syncruns,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=devicesync.k12.dev,resources=syncruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=devicesync.k12.dev,resources=devicesyncpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings a run's status in line with its spec.
+// Reconcile executes a run that has work to do.
 func (r *SyncRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var run dsv1.SyncRun
-	if err := r.Get(ctx, req.NamespacedName, &run); err != nil {
+	reader := r.APIReader
+	if reader == nil {
+		reader = r.Client
+	}
+	if err := reader.Get(ctx, req.NamespacedName, &run); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patch := client.MergeFrom(run.DeepCopy())
-	run.Status.ObservedGeneration = run.Generation
-	if run.Status.Phase == "" {
-		run.Status.Phase = dsv1.PhasePending
+	if !run.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
 	}
-	if err := r.Status().Patch(ctx, &run, patch); err != nil {
-		if apierrors.IsNotFound(err) {
+	s := &runScope{run: &run}
+	switch run.Status.Phase {
+	case dsv1.PhaseSucceeded, dsv1.PhasePartiallyFailed, dsv1.PhaseFailed:
+		return ctrl.Result{}, nil
+	case dsv1.PhaseBlocked:
+		if !r.approved(s) {
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, fmt.Errorf("patching status of SyncRun %s: %w", req.NamespacedName, err)
 	}
-	return ctrl.Result{}, nil
+	err := r.execute(ctx, s)
+	if apierrors.IsNotFound(err) {
+		return ctrl.Result{}, nil // deleted under us
+	}
+	return ctrl.Result{}, err
 }
 
 // SetupWithManager registers the reconciler.
 func (r *SyncRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("syncrun-controller")
+	}
+	if r.Connector == nil {
+		r.Connector = &Connector{Reader: mgr.GetAPIReader()}
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	n := r.MaxConcurrentRuns
+	if n <= 0 {
+		n = DefaultMaxConcurrentRuns
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&dsv1.SyncRun{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: n}).
 		Named("syncrun").
 		Complete(r)
+}
+
+func (r *SyncRunReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}
+
+func (r *SyncRunReconciler) progressInterval() time.Duration {
+	if r.ProgressInterval <= 0 {
+		return DefaultProgressInterval
+	}
+	return r.ProgressInterval
+}
+
+// event records an event about obj (a run or its policy); related is the other one.
+func (r *SyncRunReconciler) event(obj, related runtime.Object, eventType, reason, action, note string) {
+	if r.Recorder == nil || obj == nil {
+		return
+	}
+	r.Recorder.Eventf(obj, related, eventType, reason, action, "%s", note)
+}
+
+// adopt gives a run created by hand the policy's label and controller reference, so the policy's
+// history and pruning see it like its scheduled runs. A run another policy controls is left alone.
+func (r *SyncRunReconciler) adopt(ctx context.Context, s *runScope) error {
+	run, p := s.run, s.policy
+	if run.Labels[dsv1.PolicyLabel] == policyLabelValue(p.Name) && metav1.IsControlledBy(run, p) {
+		return nil
+	}
+	if owner := metav1.GetControllerOf(run); owner != nil && owner.UID != p.UID {
+		return fmt.Errorf("SyncRun %s/%s is controlled by another object (%s %s)", run.Namespace, run.Name, owner.Kind, owner.Name)
+	}
+	patch := client.MergeFrom(run.DeepCopy())
+	if run.Labels == nil {
+		run.Labels = map[string]string{}
+	}
+	run.Labels[dsv1.PolicyLabel] = policyLabelValue(p.Name)
+	if metav1.GetControllerOf(run) == nil {
+		if err := controllerutil.SetControllerReference(p, run, r.Scheme); err != nil {
+			return err
+		}
+	}
+	return r.Patch(ctx, run, patch)
 }

@@ -39,7 +39,8 @@ type DeviceSyncPolicySpec struct {
 	// +optional
 	SuccessfulRunsHistoryLimit *int32 `json:"successfulRunsHistoryLimit,omitempty"`
 
-	// FailedRunsHistoryLimit is how many failed or blocked SyncRuns are kept (oldest deleted first).
+	// FailedRunsHistoryLimit is how many Failed and PartiallyFailed SyncRuns are kept (oldest deleted
+	// first). Blocked runs wait for a person and are never deleted by the history limits.
 	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100

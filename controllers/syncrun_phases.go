@@ -1,0 +1,314 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	gosync "sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+)
+
+// runScope is what the steps of one execution share.
+type runScope struct {
+	run    *dsv1.SyncRun
+	policy *dsv1.DeviceSyncPolicy
+	mode   dsv1.SyncMode
+	// approvedDigest is the digest the approve annotation names, when it approves the blocked plan.
+	approvedDigest string
+	// takenOver is true when the run was Running but not executing here: its manager stopped.
+	takenOver bool
+	compiled  *compiled
+	conn      *Connection
+	report    *engine.Report
+	// failure is a run-level failure before the engine ran (reason, message).
+	failReason, failMessage string
+}
+
+// approved reports whether a Blocked run's approve annotation names its plan.
+func (r *SyncRunReconciler) approved(s *runScope) bool {
+	b := s.run.Status.Blocked
+	v := s.run.Annotations[dsv1.ApproveAnnotation]
+	if b == nil || v == "" || v != b.PlanDigest {
+		return false
+	}
+	s.approvedDigest = v
+	return true
+}
+
+// execute runs the steps. An error is returned only for what a retry may fix (an API write failed);
+// everything else ends in the run's status.
+func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
+	logger := log.FromContext(ctx)
+	s.takenOver = s.run.Status.Phase == dsv1.PhaseRunning
+
+	if err := r.loadPolicy(ctx, s); err != nil {
+		return err
+	}
+	if s.policy == nil {
+		return r.finish(ctx, s)
+	}
+	if err := r.adopt(ctx, s); err != nil {
+		return err
+	}
+	if s.compiled == nil {
+		return r.finish(ctx, s)
+	}
+	if err := r.start(ctx, s); err != nil {
+		return err
+	}
+	if err := r.connect(ctx, s); err != nil {
+		return err
+	}
+	if s.conn == nil {
+		return r.finish(ctx, s)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := r.writeProgress(runCtx, cancel, s)
+	rep, _ := engine.Execute(runCtx, engine.Run{
+		Policy:         s.compiled.Policy,
+		Safety:         s.compiled.Safety,
+		Source:         s.conn.Source,
+		Target:         s.conn.Target,
+		DryRun:         s.mode == dsv1.ModeDryRun,
+		ApprovedDigest: s.approvedDigest,
+		LastGoodItems:  r.lastGoodItems(ctx, s),
+		Progress:       stop.update,
+		Retry:          r.RetryPause,
+	})
+	deleted := stop.wait()
+	switch {
+	case ctx.Err() != nil:
+		// The manager is stopping: leave the run Running; the next manager takes it over and re-plans.
+		logger.Info("manager stopping: run left Running for the next manager", "run", s.run.Name)
+		return nil
+	case deleted:
+		logger.Info("run deleted while executing: cancelled", "run", s.run.Name)
+		return nil
+	}
+	s.report = rep
+	logChanges(ctx, s)
+	return r.finish(ctx, s)
+}
+
+// loadPolicy reads the run's policy and compiles it. A missing policy or one that does not compile
+// fails the run (recorded in s), not the reconcile.
+func (r *SyncRunReconciler) loadPolicy(ctx context.Context, s *runScope) error {
+	var p dsv1.DeviceSyncPolicy
+	key := client.ObjectKey{Namespace: s.run.Namespace, Name: s.run.Spec.PolicyRef.Name}
+	if err := r.Get(ctx, key, &p); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.failReason, s.failMessage = "PolicyNotFound", fmt.Sprintf("DeviceSyncPolicy %s not found in namespace %s", key.Name, key.Namespace)
+			return nil
+		}
+		return err
+	}
+	s.policy = &p
+	s.mode = p.Spec.Mode
+	if s.run.Spec.Mode != "" {
+		s.mode = s.run.Spec.Mode
+	}
+	if s.mode == "" {
+		s.mode = dsv1.ModeEnforce
+	}
+	c, err := compilePolicy(&p.Spec)
+	if err != nil {
+		s.failReason, s.failMessage = ReasonInvalidTemplate, err.Error()
+		return nil
+	}
+	s.compiled = c
+	return nil
+}
+
+// start marks the run Running with the policy generation it executes. The patch carries the run's
+// resourceVersion: if another writer moved the run since it was read, the start fails with a conflict
+// and the reconcile is retried on a fresh read, so a run is never started twice.
+func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
+	run := s.run
+	patch := client.MergeFromWithOptions(run.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	now := metav1.NewTime(r.now())
+	if run.Status.StartTime == nil {
+		run.Status.StartTime = &now
+	}
+	run.Status.ObservedGeneration = run.Generation
+	run.Status.Phase = dsv1.PhaseRunning
+	run.Status.Mode = s.mode
+	run.Status.PolicyGeneration = s.policy.Generation
+	run.Status.Progress = dsv1.Progress{}
+	msg := fmt.Sprintf("reading Destiny and %s", targetName(s.policy))
+	switch {
+	case s.takenOver:
+		msg = "taken over after the manager running it stopped: re-reading both systems and re-planning; " + msg
+	case s.approvedDigest != "":
+		msg = "approved: re-planning and applying if the plan is still " + short(s.approvedDigest) + "; " + msg
+	}
+	setCondition(run, dsv1.ConditionReconciling, metav1.ConditionTrue, "Running", msg)
+	meta.RemoveStatusCondition(&run.Status.Conditions, dsv1.ConditionBlocked)
+	if err := r.Status().Patch(ctx, run, patch); err != nil {
+		return err
+	}
+	switch {
+	case s.takenOver:
+		r.event(run, s.policy, "Normal", "RunTakenOver", "Execute", msg)
+	case s.approvedDigest != "":
+		r.event(run, s.policy, "Normal", "RunApproved", "Execute", fmt.Sprintf("plan %s approved; applying it", short(s.approvedDigest)))
+	default:
+		r.event(run, s.policy, "Normal", "RunStarted", "Execute", fmt.Sprintf("%s run of policy %s started", s.mode, s.policy.Name))
+	}
+	return nil
+}
+
+// connect reads the Secrets and the roster and builds the clients. A *ConfigError fails the run.
+func (r *SyncRunReconciler) connect(ctx context.Context, s *runScope) error {
+	conn, err := r.Connector.Connect(ctx, s.policy, s.compiled.Query)
+	var ce *ConfigError
+	switch {
+	case errors.As(err, &ce):
+		s.failReason, s.failMessage = ce.Reason, ce.Message
+		return nil
+	case err != nil:
+		return err
+	}
+	s.conn = conn
+	return nil
+}
+
+// lastGoodItems is the number of Destiny items the policy's newest Succeeded Enforce run read (0 when
+// none is kept), for safety.maxSourceShrink.
+func (r *SyncRunReconciler) lastGoodItems(ctx context.Context, s *runScope) int {
+	var runs dsv1.SyncRunList
+	if err := r.List(ctx, &runs, client.InNamespace(s.run.Namespace), client.MatchingLabels{dsv1.PolicyLabel: policyLabelValue(s.policy.Name)}); err != nil {
+		return 0
+	}
+	var best *dsv1.SyncRun
+	for i := range runs.Items {
+		o := &runs.Items[i]
+		if o.UID == s.run.UID || o.Status.Phase != dsv1.PhaseSucceeded || o.Status.Mode == dsv1.ModeDryRun || o.Status.CompletionTime == nil {
+			continue
+		}
+		if best == nil || o.Status.CompletionTime.After(best.Status.CompletionTime.Time) {
+			best = o
+		}
+	}
+	if best == nil {
+		return 0
+	}
+	return int(best.Status.Summary.DestinyItems)
+}
+
+// progressWriter writes the latest progress at most every interval, from its own goroutine, so the
+// engine's workers never wait on the API server. A write that finds the run gone cancels the run.
+type progressWriter struct {
+	mu      gosync.Mutex
+	latest  engine.Progress
+	dirty   bool
+	deleted bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (p *progressWriter) update(pr engine.Progress) {
+	p.mu.Lock()
+	p.latest, p.dirty = pr, true
+	p.mu.Unlock()
+}
+
+// wait stops the writer and reports whether it found the run deleted.
+func (p *progressWriter) wait() bool {
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.deleted
+}
+
+func (r *SyncRunReconciler) writeProgress(ctx context.Context, cancel context.CancelFunc, s *runScope) *progressWriter {
+	pw := &progressWriter{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(pw.done)
+		t := time.NewTicker(r.progressInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-pw.stop:
+				return
+			case <-t.C:
+			}
+			pw.mu.Lock()
+			pr, dirty := pw.latest, pw.dirty
+			pw.dirty = false
+			pw.mu.Unlock()
+			if !dirty {
+				continue
+			}
+			patch := client.MergeFrom(s.run.DeepCopy())
+			s.run.Status.Progress = progressOf(pr)
+			if err := r.Status().Patch(ctx, s.run, patch); apierrors.IsNotFound(err) {
+				pw.mu.Lock()
+				pw.deleted = true
+				pw.mu.Unlock()
+				cancel()
+				return
+			}
+		}
+	}()
+	return pw
+}
+
+func progressOf(p engine.Progress) dsv1.Progress {
+	return dsv1.Progress{Total: int32(p.Total), Done: int32(p.Done), Ratio: fmt.Sprintf("%d/%d", p.Done, p.Total)}
+}
+
+// logChanges writes every change of the run to the structured log: the complete audit trail (the
+// status keeps a bounded list).
+func logChanges(ctx context.Context, s *runScope) {
+	logger := log.FromContext(ctx).WithValues("policy", s.policy.Name, "run", s.run.Name, "mode", s.mode)
+	rep := s.report
+	result := map[string]error{}
+	applied := map[string]bool{}
+	for _, res := range rep.Results {
+		applied[res.Change.DeviceKey] = true
+		result[res.Change.DeviceKey] = res.Err
+	}
+	for _, c := range rep.Plan.Changes {
+		outcome := changeResult(s, c.DeviceKey, applied, result)
+		kv := []any{"serial", c.Serial, "device", c.DeviceKey, "item", c.ItemID, "action", c.Action, "result", outcome}
+		for _, f := range c.Fields {
+			kv = append(kv, f.Field, f.Old+" -> "+f.New)
+		}
+		if err := result[c.DeviceKey]; err != nil {
+			kv = append(kv, "error", err.Error())
+		}
+		logger.Info("device change", kv...)
+	}
+	for _, sk := range rep.Plan.Skips {
+		logger.V(1).Info("device skipped", "serial", sk.Serial, "rawSerial", sk.RawSerial, "item", sk.ItemID, "device", sk.DeviceKey,
+			"reason", sk.Reason, "message", sk.Message)
+	}
+}
+
+func targetName(p *dsv1.DeviceSyncPolicy) string {
+	if p.Spec.Target.JamfSchool != nil {
+		return "Jamf School"
+	}
+	return "Jamf Pro"
+}
+
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
+}

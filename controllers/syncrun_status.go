@@ -1,0 +1,251 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"github.com/k12dev/devicesync-operator/internal/metrics"
+	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+)
+
+// Bounds of the lists in a run's status (the API's MaxItems); the complete list is in the logs.
+const (
+	maxStatusChanges = 200
+	maxStatusErrors  = 50
+)
+
+// Change results in status.changes.
+const (
+	ResultApplied      = "Applied"
+	ResultFailed       = "Failed"
+	ResultPlanned      = "Planned"
+	ResultNotAttempted = "NotAttempted"
+)
+
+// Run condition reasons beyond the engine's blocked reasons.
+const (
+	ReasonSucceeded       = "Succeeded"
+	ReasonDryRun          = "DryRun"
+	ReasonPartiallyFailed = "PartiallyFailed"
+	ReasonRunFailed       = "RunFailed"
+)
+
+// finish computes the run's final status once (from the engine's report, or the failure that stopped
+// the run before the engine ran), patches it once, and records the events and metrics.
+func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
+	run := s.run
+	patch := client.MergeFrom(run.DeepCopy())
+	now := metav1.NewTime(r.now())
+	st := &run.Status
+	st.ObservedGeneration = run.Generation
+	if st.StartTime == nil {
+		st.StartTime = &now
+	}
+	if st.Mode == "" {
+		st.Mode = s.mode
+	}
+	meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionReconciling)
+
+	eventType, reason, note := "Normal", "", ""
+	switch rep := s.report; {
+	case rep == nil:
+		st.Phase, st.CompletionTime = dsv1.PhaseFailed, &now
+		st.Errors = []dsv1.RunError{{Reason: s.failReason, Message: s.failMessage}}
+		setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, s.failReason, s.failMessage)
+		eventType, reason, note = "Warning", "RunFailed", s.failMessage
+	default:
+		fillFromReport(s, st)
+		switch rep.Outcome {
+		case engine.Blocked:
+			st.Phase, st.CompletionTime = dsv1.PhaseBlocked, nil
+			st.Blocked = &dsv1.BlockedDetail{Reason: rep.Blocked.Reason, Message: rep.Blocked.Message, PlanDigest: rep.Plan.Digest}
+			msg := fmt.Sprintf("%s; nothing was written. Review status.changes, then approve this plan with: kubectl annotate syncrun -n %s %s %s=%s",
+				rep.Blocked.Message, run.Namespace, run.Name, dsv1.ApproveAnnotation, rep.Plan.Digest)
+			setCondition(run, dsv1.ConditionBlocked, metav1.ConditionTrue, rep.Blocked.Reason, msg)
+			eventType, reason, note = "Warning", "RunBlocked", msg
+		case engine.Planned:
+			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhaseSucceeded, &now, nil
+			msg := fmt.Sprintf("dry run: %d changes planned, nothing written; %s", len(rep.Plan.Changes), countsText(st.Summary))
+			setCondition(run, dsv1.ConditionComplete, metav1.ConditionTrue, ReasonDryRun, msg)
+			reason, note = "RunSucceeded", msg
+		case engine.Succeeded:
+			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhaseSucceeded, &now, nil
+			msg := fmt.Sprintf("%d changes applied; %s", rep.Applied, countsText(st.Summary))
+			setCondition(run, dsv1.ConditionComplete, metav1.ConditionTrue, ReasonSucceeded, msg)
+			reason, note = "RunSucceeded", msg
+		case engine.PartiallyFailed:
+			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhasePartiallyFailed, &now, nil
+			msg := fmt.Sprintf("%d of %d changes failed (see status.errors); %d applied; %s", rep.FailedChanges,
+				len(rep.Plan.Changes), rep.Applied, countsText(st.Summary))
+			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonPartiallyFailed, msg)
+			eventType, reason, note = "Warning", "RunPartiallyFailed", msg
+		default:
+			st.Phase, st.CompletionTime = dsv1.PhaseFailed, &now
+			msg := "run failed"
+			if rep.Err != nil {
+				msg = rep.Err.Error()
+			}
+			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonRunFailed, msg)
+			eventType, reason, note = "Warning", "RunFailed", msg
+		}
+	}
+	if st.Phase == dsv1.PhaseSucceeded {
+		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionFailed)
+		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionBlocked)
+	}
+	if err := r.Status().Patch(ctx, run, patch); err != nil {
+		return err
+	}
+	r.event(run, s.policy, eventType, reason, "Execute", note)
+	if s.policy != nil {
+		r.event(s.policy, run, eventType, reason, "Execute", run.Name+": "+note)
+	}
+	r.observe(s)
+	return nil
+}
+
+// fillFromReport writes the summary, the bounded change list and the errors.
+func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
+	rep := s.report
+	c := rep.Plan.Counts
+	applied := map[string]bool{}
+	result := map[string]error{}
+	for _, res := range rep.Results {
+		applied[res.Change.DeviceKey] = true
+		result[res.Change.DeviceKey] = res.Err
+	}
+	st.Summary = dsv1.RunSummary{
+		DestinyItems: int32(c.Items), MDMDevices: int32(c.Devices), Matched: int32(c.Matched), InSync: int32(c.InSync),
+		Changed: int32(c.Changed), Failed: int32(rep.FailedChanges), Skipped: int32(len(rep.Plan.Skips)),
+		ByAction: int32Map(c.ByAction), ByReason: int32Map(c.ByReason),
+	}
+	if rep.Outcome != engine.Blocked && rep.Outcome != engine.Planned {
+		st.Progress = progressOf(engine.Progress{Total: len(rep.Plan.Changes), Done: rep.Applied + rep.FailedChanges, Failed: rep.FailedChanges})
+	}
+
+	// Failed changes first, so that the bounded list always shows them.
+	changes := make([]dsv1.Change, 0, min(len(rep.Plan.Changes), maxStatusChanges))
+	var failedFirst, rest []int
+	for i, ch := range rep.Plan.Changes {
+		if result[ch.DeviceKey] != nil {
+			failedFirst = append(failedFirst, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	for _, i := range append(failedFirst, rest...) {
+		if len(changes) == maxStatusChanges {
+			break
+		}
+		ch := rep.Plan.Changes[i]
+		out := dsv1.Change{Serial: ch.Serial, Device: ch.DeviceKey, Action: ch.Action, Result: changeResult(s, ch.DeviceKey, applied, result)}
+		for _, f := range ch.Fields {
+			out.Fields = append(out.Fields, dsv1.FieldChange{Field: f.Field, Old: f.Old, New: f.New})
+		}
+		if err := result[ch.DeviceKey]; err != nil {
+			out.Message = truncate(err.Error(), 512)
+		} else if len(ch.Unsupported) > 0 {
+			out.Message = "not written, the target cannot: " + strings.Join(ch.Unsupported, ", ")
+		}
+		changes = append(changes, out)
+	}
+	st.Changes = changes
+	st.ChangesOmitted = int32(len(rep.Plan.Changes) - len(changes))
+
+	var errs []dsv1.RunError
+	if rep.Err != nil {
+		errs = append(errs, dsv1.RunError{Reason: ReasonRunFailed, Message: truncate(rep.Err.Error(), 1024)})
+	}
+	for _, i := range failedFirst {
+		ch := rep.Plan.Changes[i]
+		errs = append(errs, dsv1.RunError{Serial: ch.Serial, Reason: "ApplyFailed", Message: truncate(result[ch.DeviceKey].Error(), 512)})
+	}
+	for _, w := range rep.Warnings {
+		errs = append(errs, dsv1.RunError{Reason: "SourceWarning", Message: truncate(w, 512)})
+	}
+	if len(errs) > maxStatusErrors {
+		more := len(errs) - maxStatusErrors + 1
+		errs = append(errs[:maxStatusErrors-1], dsv1.RunError{Reason: "Omitted", Message: fmt.Sprintf("%d more errors are in the manager's log", more)})
+	}
+	st.Errors = errs
+}
+
+// changeResult is a change's result for the status and the log.
+func changeResult(s *runScope, key string, applied map[string]bool, result map[string]error) string {
+	switch {
+	case s.report.Outcome == engine.Planned || s.report.Outcome == engine.Blocked:
+		return ResultPlanned
+	case !applied[key]:
+		return ResultNotAttempted
+	case result[key] != nil:
+		return ResultFailed
+	}
+	return ResultApplied
+}
+
+// observe records the finished run's metrics. Changes count only what was applied.
+func (r *SyncRunReconciler) observe(s *runScope) {
+	if s.policy == nil {
+		return
+	}
+	run := s.run
+	res := metrics.RunResult{Namespace: run.Namespace, Policy: s.policy.Name, Phase: string(run.Status.Phase)}
+	if run.Status.StartTime != nil && run.Status.CompletionTime != nil {
+		res.Duration = run.Status.CompletionTime.Sub(run.Status.StartTime.Time)
+		if run.Status.Phase == dsv1.PhaseSucceeded {
+			res.CompletedAt = run.Status.CompletionTime.Time
+		}
+	}
+	if rep := s.report; rep != nil {
+		res.ByReason = rep.Plan.Counts.ByReason
+		res.Failed = rep.FailedChanges
+		res.ByAction = map[string]int{}
+		for _, x := range rep.Results {
+			if x.Err == nil {
+				res.ByAction[x.Change.Action]++
+			}
+		}
+	}
+	metrics.ObserveRun(res)
+}
+
+func countsText(s dsv1.RunSummary) string {
+	text := fmt.Sprintf("%d Destiny items, %d MDM devices, %d matched, %d in sync, %d skipped", s.DestinyItems, s.MDMDevices, s.Matched, s.InSync, s.Skipped)
+	if len(s.ByReason) > 0 {
+		keys := make([]string, 0, len(s.ByReason))
+		for k := range s.ByReason {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s %d", k, s.ByReason[k])
+		}
+		text += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return text
+}
+
+func int32Map(m map[string]int) map[string]int32 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]int32, len(m))
+	for k, v := range m {
+		out[k] = int32(v)
+	}
+	return out
+}
+
+// setCondition sets a run condition with the run's generation.
+func setCondition(run *dsv1.SyncRun, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&run.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason,
+		Message: truncate(msg, 32768), ObservedGeneration: run.Generation})
+}

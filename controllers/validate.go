@@ -1,0 +1,242 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"github.com/k12dev/devicesync-operator/internal/clock"
+	"github.com/k12dev/devicesync-operator/internal/destiny"
+	"github.com/k12dev/devicesync-operator/internal/jamf/pro"
+	"github.com/k12dev/devicesync-operator/internal/jamf/school"
+)
+
+// Defaults of the readiness checks.
+const (
+	// DefaultRetestInterval is how long a successful connection test is trusted.
+	DefaultRetestInterval = 10 * time.Minute
+	// DefaultFailedRetestInterval is how long a failed connection test is trusted.
+	DefaultFailedRetestInterval = time.Minute
+)
+
+// Ready condition reasons of the checks.
+const (
+	ReasonDestinyUnreachable  = "DestinyUnreachable"
+	ReasonDestinyAuthFailed   = "DestinyAuthFailed"
+	ReasonTargetUnreachable   = "TargetUnreachable"
+	ReasonTargetAuthFailed    = "TargetAuthFailed"
+	ReasonUnknownBuilding     = "UnknownBuilding"
+	ReasonUnsupportedByTarget = "UnsupportedByTarget"
+)
+
+// ConnectionValidator is the PolicyValidator of the manager. In order: the templates parse; the
+// Secrets exist with their keys (and the roster reads); then, at most every RetestInterval, both
+// connections are tested and every school's building (Jamf Pro) or location (Jamf School) is looked up.
+// On Jamf School, managing name or lostMode is a passing check with a warning: those differences are
+// reported UnsupportedByTarget by every run.
+type ConnectionValidator struct {
+	Connector *Connector
+	Clock     clock.Clock
+	// RetestInterval and FailedRetestInterval bound how long a connection test result is reused
+	// (zero: the defaults).
+	RetestInterval, FailedRetestInterval time.Duration
+
+	mu    gosync.Mutex
+	tests map[types.UID]connTest
+}
+
+type connTest struct {
+	generation int64
+	at         time.Time
+	checks     []Check
+}
+
+// Validate implements PolicyValidator.
+func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPolicy) []Check {
+	c, err := compilePolicy(&p.Spec)
+	if err != nil {
+		return []Check{{Name: "Templates", Reason: ReasonInvalidTemplate, Message: err.Error()}}
+	}
+	checks := []Check{{Name: "Templates", OK: true}}
+	checks = append(checks, unsupportedFields(p)...)
+	conn, err := v.Connector.Connect(ctx, p, c.Query)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			return append(checks, Check{Name: "Secrets", Reason: ce.Reason, Message: ce.Message})
+		}
+		return append(checks, Check{Name: "Secrets", Reason: "SecretReadFailed", Message: err.Error(), Transient: true})
+	}
+	checks = append(checks, Check{Name: "Secrets", OK: true})
+	return append(checks, v.connectionChecks(ctx, p, conn)...)
+}
+
+// connectionChecks tests the connections, reusing a recent result for the same generation.
+func (v *ConnectionValidator) connectionChecks(ctx context.Context, p *dsv1.DeviceSyncPolicy, conn *Connection) []Check {
+	now := v.now()
+	v.mu.Lock()
+	if v.tests == nil {
+		v.tests = map[types.UID]connTest{}
+	}
+	t, ok := v.tests[p.UID]
+	v.mu.Unlock()
+	if ok && t.generation == p.Generation && now.Sub(t.at) < v.ttl(t.checks) {
+		return t.checks
+	}
+	checks := testConnections(ctx, p, conn)
+	v.mu.Lock()
+	v.tests[p.UID] = connTest{generation: p.Generation, at: now, checks: checks}
+	v.mu.Unlock()
+	return checks
+}
+
+func (v *ConnectionValidator) ttl(checks []Check) time.Duration {
+	for _, c := range checks {
+		if !c.OK {
+			return cmpOr(v.FailedRetestInterval, DefaultFailedRetestInterval)
+		}
+	}
+	return cmpOr(v.RetestInterval, DefaultRetestInterval)
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (v *ConnectionValidator) now() time.Time {
+	if v.Clock == nil {
+		return time.Now()
+	}
+	return v.Clock.Now()
+}
+
+// Forget drops the cached tests of a policy.
+func (v *ConnectionValidator) Forget(uid types.UID) {
+	v.mu.Lock()
+	delete(v.tests, uid)
+	v.mu.Unlock()
+}
+
+// testConnections runs the connection and school checks.
+func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, conn *Connection) []Check {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	var checks []Check
+	if err := conn.Destiny.TestConnection(ctx); err != nil {
+		reason, transient := ReasonDestinyUnreachable, true
+		if errors.Is(err, destiny.KindAuth) || errors.Is(err, destiny.KindPermission) {
+			reason, transient = ReasonDestinyAuthFailed, false
+		}
+		checks = append(checks, Check{Name: "Destiny", Reason: reason, Transient: transient,
+			Message: "source.destiny: " + err.Error()})
+	} else {
+		checks = append(checks, Check{Name: "Destiny", OK: true})
+	}
+
+	var known map[string]bool
+	var what, field string
+	switch {
+	case conn.JamfPro != nil:
+		what, field = "Jamf Pro building", "building"
+		c, _ := compilePolicy(&p.Spec)
+		err := conn.JamfPro.TestConnection(ctx, pro.Needs{Name: c.Policy.Manage.Name, User: c.Policy.Manage.User,
+			Location: c.Policy.Manage.Location, LostMode: c.Policy.Manage.LostMode})
+		if err == nil {
+			var names map[string]string
+			if names, err = conn.JamfPro.Buildings(ctx); err == nil {
+				known = map[string]bool{}
+				for _, n := range names {
+					known[strings.ToLower(n)] = true
+				}
+			}
+		}
+		if err != nil {
+			var ae *pro.AuthError
+			var me *pro.MissingPrivilegesError
+			reason, transient := ReasonTargetUnreachable, true
+			if errors.As(err, &ae) || errors.As(err, &me) {
+				reason, transient = ReasonTargetAuthFailed, false
+			}
+			return append(checks, Check{Name: "Jamf Pro", Reason: reason, Transient: transient, Message: "target.jamfPro: " + err.Error()})
+		}
+	case conn.JamfSchool != nil:
+		what, field = "Jamf School location", "location"
+		err := conn.JamfSchool.TestConnection(ctx)
+		var locs []school.Location
+		if err == nil {
+			locs, err = conn.JamfSchool.Locations(ctx)
+		}
+		if err != nil {
+			reason, transient := ReasonTargetUnreachable, true
+			if errors.Is(err, school.ErrUnauthorized) {
+				reason, transient = ReasonTargetAuthFailed, false
+			}
+			return append(checks, Check{Name: "Jamf School", Reason: reason, Transient: transient, Message: "target.jamfSchool: " + err.Error()})
+		}
+		known = map[string]bool{}
+		for _, l := range locs {
+			known[strings.ToLower(l.Name)] = true
+		}
+	}
+	checks = append(checks, Check{Name: "Target", OK: true})
+
+	var unknown []string
+	for i, s := range p.Spec.Schools {
+		name := s.Building
+		if field == "location" {
+			name = s.Location
+		}
+		if name != "" && !known[strings.ToLower(name)] {
+			unknown = append(unknown, fmt.Sprintf("spec.schools[%d].%s %q (site %s)", i, field, name, s.Site))
+		}
+	}
+	if len(unknown) > 0 {
+		names := make([]string, 0, len(known))
+		for n := range known {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if len(names) > 10 {
+			names = append(names[:10], "...")
+		}
+		return append(checks, Check{Name: "Schools", Reason: ReasonUnknownBuilding,
+			Message: fmt.Sprintf("%s: no such %s (known, lower case: %s)", strings.Join(unknown, ", "), what, strings.Join(names, ", "))})
+	}
+	return append(checks, Check{Name: "Schools", OK: true})
+}
+
+// unsupportedFields warns (a passing check with a message) when a Jamf School policy manages fields
+// Jamf School's API cannot write.
+func unsupportedFields(p *dsv1.DeviceSyncPolicy) []Check {
+	if p.Spec.Target.JamfSchool == nil {
+		return nil
+	}
+	manage := p.Spec.Fields.Manage
+	if len(manage) == 0 {
+		manage = []dsv1.ManagedField{dsv1.FieldName, dsv1.FieldUser, dsv1.FieldLocation, dsv1.FieldLostMode}
+	}
+	var msgs []string
+	for _, f := range manage {
+		if !school.Supports(school.Field(f)) {
+			msgs = append(msgs, fmt.Sprintf("%s (%s)", f, school.UnsupportedReason(school.Field(f))))
+		}
+		if f == dsv1.FieldLocation {
+			msgs = append(msgs, "position, room and department (Jamf School devices have none: those rules are not used)")
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return []Check{{Name: "Fields", OK: true, Reason: ReasonUnsupportedByTarget,
+		Message: "warning: spec.fields.manage asks for " + strings.Join(msgs, "; ") + ": runs report these differences as UnsupportedByTarget"}}
+}
