@@ -113,9 +113,9 @@ type Client struct {
 	pacer  *pacer
 	tokens *tokenSource
 
-	lookupMu    sync.Mutex
+	lookupMu sync.Mutex
 	// loadMu makes concurrent first users of the lookups wait for one load instead of each loading them.
-	loadMu sync.Mutex
+	loadMu      sync.Mutex
 	buildings   *lookup
 	departments *lookup
 }
