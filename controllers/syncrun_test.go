@@ -18,10 +18,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
+	"github.com/k12dev/devicesync-operator/internal/metrics"
 	destinysim "github.com/k12dev/devicesync-operator/internal/sim/destiny"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	jamfprosim "github.com/k12dev/devicesync-operator/internal/sim/jamfpro"
@@ -245,6 +247,10 @@ func TestManualRunDrivesJamfProToTheExpectedStateAndKubectlWaitReturns(t *testin
 		t.Errorf("the run must execute exactly once: %d RunStarted, %d RunTakenOver events", len(started), len(over))
 	}
 
+	if n := runsCounted(t, e.ns, p.Name, "Succeeded"); n != 1 {
+		t.Errorf("devicesync_runs_total{phase=Succeeded} for the policy is %v, want 1", n)
+	}
+
 	again := e.createRun(t, "lincoln-again", p.Name)
 	second := waitRun(t, again, "the second run succeeded", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseSucceeded })
 	if second.Status.Summary.Changed != 0 {
@@ -391,4 +397,28 @@ func TestRunTakenOverAfterTheManagerStopsEndsInTheExpectedStateWithoutDuplicateC
 	if len(recorded.withReason(run.Name, "RunTakenOver")) == 0 {
 		t.Errorf("no RunTakenOver event")
 	}
+}
+
+// runsCounted reads devicesync_runs_total for a policy and phase from the manager's registry.
+func runsCounted(t *testing.T, namespace, policy, phase string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != metrics.RunsTotal {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["namespace"] == namespace && l["policy"] == policy && l["phase"] == phase {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

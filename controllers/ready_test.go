@@ -1,0 +1,120 @@
+package controllers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"github.com/k12dev/devicesync-operator/controllers"
+)
+
+// TestPolicyReadiness runs the manager's validator (templates, Secrets, connections, schools) against the
+// simulators: each case breaks one thing, and the Ready condition must name it.
+func TestPolicyReadiness(t *testing.T) {
+	e := newRunEnv(t, 60)
+	ctx := context.Background()
+	for _, s := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "jamf-no-secret", Namespace: e.ns}, StringData: map[string]string{"client-id": "sync"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "destiny-wrong", Namespace: e.ns}, StringData: map[string]string{"client-id": "sync", "client-secret": "wrong"}},
+	} {
+		if err := k8s.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name        string
+		school      bool
+		mutate      func(*dsv1.DeviceSyncPolicy)
+		wantReady   bool
+		wantReason  string
+		wantMessage []string
+		wantStalled bool
+	}{
+		{name: "a policy whose Secrets, templates, systems and schools are all right is Ready", wantReady: true, wantReason: "Ready"},
+		{
+			name:        "a missing Secret is named",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Target.JamfPro.CredentialsSecretRef.Name = "jamf-typo" },
+			wantReason:  controllers.ReasonSecretNotFound,
+			wantMessage: []string{"spec.target.jamfPro.credentialsSecretRef", "Secret " + e.ns + "/jamf-typo not found"},
+			wantStalled: true,
+		},
+		{
+			name:        "a Secret without a key it needs names the key",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Target.JamfPro.CredentialsSecretRef.Name = "jamf-no-secret" },
+			wantReason:  controllers.ReasonSecretKeyMissing,
+			wantMessage: []string{"jamf-no-secret", "client-id and client-secret", "username and password"},
+			wantStalled: true,
+		},
+		{
+			name:        "a template that does not parse names its field",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Naming.Student = "{{.LastName" },
+			wantReason:  controllers.ReasonInvalidTemplate,
+			wantMessage: []string{"spec.naming.student"},
+			wantStalled: true,
+		},
+		{
+			name:        "a school mapped to a building Jamf Pro does not have is named",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Schools[0].Building = "Lincon High" },
+			wantReason:  controllers.ReasonUnknownBuilding,
+			wantMessage: []string{`spec.schools[0].building "Lincon High"`, "no such Jamf Pro building"},
+			wantStalled: true,
+		},
+		{
+			name:        "Destiny refusing the credentials is an authentication failure, not an outage",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Source.Destiny.CredentialsSecretRef.Name = "destiny-wrong" },
+			wantReason:  controllers.ReasonDestinyAuthFailed,
+			wantMessage: []string{"source.destiny"},
+			wantStalled: true,
+		},
+		{
+			name:        "a Jamf School policy is Ready and warns about the fields Jamf School cannot write",
+			school:      true,
+			wantReady:   true,
+			wantReason:  "Ready",
+			wantMessage: []string{"warning", "name (Jamf School's API has no endpoint to rename a device)", "lostMode", "position, room and department"},
+		},
+		{
+			name:        "a school mapped to a location Jamf School does not have is named",
+			school:      true,
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Schools[1].Location = "Nowhere Elementary" },
+			wantReason:  controllers.ReasonUnknownBuilding,
+			wantMessage: []string{`spec.schools[1].location "Nowhere Elementary"`, "no such Jamf School location"},
+			wantStalled: true,
+		},
+	}
+	v := &controllers.ConnectionValidator{Connector: &controllers.Connector{Reader: k8s}}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := e.policy("ready-"+string(rune('a'+i)), tc.school)
+			if tc.mutate != nil {
+				tc.mutate(p)
+			}
+			if err := k8s.Create(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			reconcileWith(t, directReconciler(v), p, time.Now())
+			got := getPolicy(t, p)
+			ready := meta.FindStatusCondition(got.Status.Conditions, dsv1.ConditionReady)
+			if ready == nil || (ready.Status == metav1.ConditionTrue) != tc.wantReady || ready.Reason != tc.wantReason {
+				t.Fatalf("Ready condition %+v; want ready=%v reason %s", ready, tc.wantReady, tc.wantReason)
+			}
+			for _, w := range tc.wantMessage {
+				if !strings.Contains(ready.Message, w) {
+					t.Errorf("Ready message %q does not mention %q", ready.Message, w)
+				}
+			}
+			if stalled := meta.IsStatusConditionTrue(got.Status.Conditions, dsv1.ConditionStalled); stalled != tc.wantStalled {
+				t.Errorf("Stalled=%v, want %v", stalled, tc.wantStalled)
+			}
+			if strings.Contains(ready.Message, "destiny-secret") || strings.Contains(ready.Message, "jamf-secret") {
+				t.Errorf("the Ready message leaks a secret: %q", ready.Message)
+			}
+		})
+	}
+}
