@@ -66,7 +66,7 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		case engine.Blocked:
 			st.Phase, st.CompletionTime = dsv1.PhaseBlocked, nil
 			st.Blocked = &dsv1.BlockedDetail{Reason: rep.Blocked.Reason, Message: rep.Blocked.Message, PlanDigest: rep.Plan.Digest}
-			msg := fmt.Sprintf("%s; nothing was written. Review status.changes, then approve this plan with: kubectl annotate syncrun -n %s %s %s=%s",
+			msg := fmt.Sprintf("%s; nothing was written. Review status.changes, then approve this plan with: kubectl annotate syncrun -n %s %s %s=%s --overwrite",
 				rep.Blocked.Message, run.Namespace, run.Name, dsv1.ApproveAnnotation, rep.Plan.Digest)
 			setCondition(run, dsv1.ConditionBlocked, metav1.ConditionTrue, rep.Blocked.Reason, msg)
 			eventType, reason, note = "Warning", "RunBlocked", msg

@@ -222,10 +222,7 @@ func TestManualRunDrivesJamfProToTheExpectedStateAndKubectlWaitReturns(t *testin
 	}
 	run := e.createRun(t, "lincoln-now", p.Name)
 
-	kubectl := exec.Command(filepath.Join(testEnv.BinaryAssetsDirectory, "kubectl"), "--kubeconfig", kubeconfig,
-		"wait", "--for=condition=Complete", "-n", e.ns, "syncrun/"+run.Name, "--timeout=60s")
-	out, err := kubectl.CombinedOutput()
-	if err != nil {
+	if out, err := kubectl("wait", "--for=condition=Complete", "-n", e.ns, "syncrun/"+run.Name, "--timeout=60s"); err != nil {
 		t.Fatalf("kubectl wait --for=condition=Complete: %v: %s", err, out)
 	}
 	got := waitRun(t, run, "the run succeeded", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseSucceeded })
@@ -292,10 +289,12 @@ func TestRunOverBudgetIsBlockedWithNothingWrittenUntilApproved(t *testing.T) {
 		t.Fatalf("an approval naming another plan made %d writes", w)
 	}
 
-	patch = client.MergeFrom(blocked.DeepCopy())
-	blocked.Annotations[dsv1.ApproveAnnotation] = b.PlanDigest
-	if err := k8s.Patch(ctx, blocked, patch); err != nil {
-		t.Fatal(err)
+	// Approve with the very command the Blocked condition prints.
+	msg := condition(blocked, dsv1.ConditionBlocked).Message
+	command := msg[strings.Index(msg, "kubectl annotate"):]
+	args := strings.Fields(command)[1:]
+	if out, err := kubectl(args...); err != nil || !strings.Contains(command, b.PlanDigest) {
+		t.Fatalf("%s: %v: %s", command, err, out)
 	}
 	done := waitRun(t, run, "the approved run succeeded", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseSucceeded })
 	if !isTrue(done, dsv1.ConditionComplete) || condition(done, dsv1.ConditionBlocked) != nil || done.Status.Blocked != nil {
@@ -421,4 +420,11 @@ func runsCounted(t *testing.T, namespace, policy, phase string) float64 {
 		}
 	}
 	return 0
+}
+
+// kubectl runs the real kubectl against the test's API server and returns its combined output.
+func kubectl(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(testEnv.BinaryAssetsDirectory, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

@@ -557,12 +557,12 @@ func TestSyncRunHealth(t *testing.T) {
 			mutate: phase(dsv1.PhaseBlocked, blocked, conditions(
 				cond(dsv1.ConditionBlocked, metav1.ConditionTrue, "ChangeBudgetExceeded", "over budget"))),
 			want: health{"Suspended", "Blocked (ChangeBudgetExceeded): the plan changes 900 of 1200 matched devices (75%), " +
-				"over safety.maxChanges 25%" + approve + "sha256-3f9a0c"},
+				"over safety.maxChanges 25%" + approve + "sha256-3f9a0c --overwrite"},
 		},
 		{
 			name:   "Blocked without details is Suspended and names the field that holds the digest",
 			mutate: phase(dsv1.PhaseBlocked),
-			want:   health{"Suspended", "Blocked" + approve + "<status.blocked.planDigest>"},
+			want:   health{"Suspended", "Blocked" + approve + "<status.blocked.planDigest> --overwrite"},
 		},
 		{
 			name:   "a phase this script does not know is Unknown and named",

@@ -134,7 +134,7 @@ if phase == "Blocked" then
     ns = " -n " .. namespace
   end
   hs.message = hs.message .. ". Nothing was written. Review the plan, then approve it with: kubectl" .. ns ..
-    " annotate syncrun " .. name .. " devicesync.k12.dev/approve=" .. digest
+    " annotate syncrun " .. name .. " devicesync.k12.dev/approve=" .. digest .. " --overwrite"
   return hs
 end
 
