@@ -51,8 +51,13 @@ bench: ## Benchmarks (see README, Performance).
 ##@ Run
 
 .PHONY: demo
-demo: ## The operator against a local control plane and simulated Destiny and Jamf.
-	hack/demo.sh
+demo: ## The operator against a local control plane and simulated Destiny and Jamf (DEMO_ARGS="--target jamfschool").
+	hack/demo.sh $(DEMO_ARGS)
+
+.PHONY: demo-once
+demo-once: ## The demo's first run against Jamf Pro and Jamf School; fails unless both end as expected (CI).
+	hack/demo.sh --once
+	hack/demo.sh --once --target jamfschool
 
 .PHONY: build
 build: generate ## Build the manager binary.
