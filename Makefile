@@ -46,7 +46,7 @@ test: generate manifests vet control-plane ## Run every test: unit, simulators, 
 
 .PHONY: bench
 bench: ## Benchmarks (see README, Performance).
-	go test -run '^$$' -bench . -benchmem ./internal/...
+	go test -run '^$$' -bench . -benchmem -timeout 60m ./internal/...
 
 ##@ Run
 
