@@ -85,6 +85,7 @@ func benchRun(b *testing.B, devices, drift int, warm bool) {
 	d := district.Generate(district.Options{Seed: 11, Schools: benchSchools, Devices: devices, Weights: driftWeights(drift), Now: genNow})
 	dsim, src := destinySideN(b, d, destinyConcurrency)
 	jsim, tgt := jamfProSide(b, d, jamfConcurrency)
+	tgt.PendingLostMode = true // as the controller sets it when the policy manages lostMode
 	run := engine.Run{Policy: defaultPolicy(b, d), Source: src, Target: tgt, Retry: time.Millisecond}
 	if warm { // the previous hourly run filled the patron cache
 		if _, err := src.Read(context.Background()); err != nil {
