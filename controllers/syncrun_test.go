@@ -186,18 +186,7 @@ func isTrue(run *dsv1.SyncRun, typ string) bool {
 // checkJamfProState compares every device of the simulator with the district's oracle.
 func (e *runEnv) checkJamfProState(t *testing.T) {
 	t.Helper()
-	var wrong []string
-	for i := range e.d.Devices {
-		dev := &e.d.Devices[i]
-		got, _ := e.pro.Device(dev.ID)
-		have := district.JamfProState{Name: got.Name, Username: got.Username, RealName: got.RealName, Email: got.Email,
-			Position: got.Position, Building: e.pro.BuildingName(got.BuildingID), Department: e.pro.DepartmentName(got.DepartmentID),
-			Room: got.Room, LostMode: got.LostMode}
-		if want := e.d.ExpectedJamfPro(dev); want != have {
-			wrong = append(wrong, fmt.Sprintf("%s device %d: want %+v, got %+v", dev.Case, dev.ID, want, have))
-		}
-	}
-	if len(wrong) > 0 {
+	if wrong := e.pro.Differences(e.d); len(wrong) > 0 {
 		t.Fatalf("%d devices not in the expected state, first: %s", len(wrong), wrong[0])
 	}
 }

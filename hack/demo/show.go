@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
-	"github.com/k12dev/devicesync-operator/internal/sim/district"
 )
 
 // shownChanges is how many concrete changes showRun prints.
@@ -229,24 +228,7 @@ func (d *demo) verify() Outcome {
 }
 
 // jamfProDifferences compares every simulated Jamf Pro device with district.ExpectedJamfPro.
-func (d *demo) jamfProDifferences() []string {
-	var wrong []string
-	for i := range d.district.Devices {
-		dev := &d.district.Devices[i]
-		got, ok := d.pro.Device(dev.ID)
-		if !ok {
-			wrong = append(wrong, fmt.Sprintf("%s device %d (%s): gone from Jamf Pro", dev.Case, dev.ID, dev.Serial))
-			continue
-		}
-		have := district.JamfProState{Name: got.Name, Username: got.Username, RealName: got.RealName, Email: got.Email,
-			Position: got.Position, Building: d.pro.BuildingName(got.BuildingID), Department: d.pro.DepartmentName(got.DepartmentID),
-			Room: got.Room, LostMode: got.LostMode}
-		if want := d.district.ExpectedJamfPro(dev); want != have {
-			wrong = append(wrong, fmt.Sprintf("%s device %d (%s): want %+v, got %+v", dev.Case, dev.ID, dev.Serial, want, have))
-		}
-	}
-	return wrong
-}
+func (d *demo) jamfProDifferences() []string { return d.pro.Differences(d.district) }
 
 // printHowToLookAround says how to point kubectl and curl at the running demo.
 func (d *demo) printHowToLookAround() {
