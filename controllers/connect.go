@@ -281,8 +281,12 @@ func (c *Connector) roster(ctx context.Context, p *dsv1.DeviceSyncPolicy) (*rost
 	return r, nil
 }
 
-// managesLostMode reports whether spec.fields.manage (default: every field) includes lostMode.
+// managesLostMode reports whether the policy enables Lost Mode and spec.fields.manage (default: every
+// field) includes it: only then are the MDM commands read (a privilege a least-privilege role may lack).
 func managesLostMode(p *dsv1.DeviceSyncPolicy) bool {
+	if !p.Spec.LostMode.Enabled {
+		return false
+	}
 	if len(p.Spec.Fields.Manage) == 0 {
 		return true
 	}

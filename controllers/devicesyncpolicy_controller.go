@@ -111,6 +111,9 @@ func (r *DeviceSyncPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.apiReader().Get(ctx, req.NamespacedName, policy); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.ForgetPolicy(req.Namespace, req.Name)
+			if f, ok := r.Validator.(interface{ ForgetPolicy(namespace, name string) }); ok {
+				f.ForgetPolicy(req.Namespace, req.Name)
+			}
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("reading DeviceSyncPolicy %s: %w", req.NamespacedName, err)

@@ -10,9 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/clock"
@@ -59,10 +63,12 @@ type SyncRunReconciler struct {
 	Connector *Connector
 	// ProgressInterval bounds progress writes (zero: DefaultProgressInterval).
 	ProgressInterval time.Duration
-	// MaxConcurrentRuns bounds the runs executing at once (zero: DefaultMaxConcurrentRuns).
+	// MaxConcurrentRuns bounds the runs executing at once, one per policy (zero: DefaultMaxConcurrentRuns).
 	MaxConcurrentRuns int
 	// RetryPause is the pause before the engine retries a transient failure of one change (zero: 2s).
 	RetryPause time.Duration
+
+	running executions
 }
 
 // +kubebuilder:rbac:groups=devicesync.k12.dev,resources=syncruns,verbs=get;list;watch;update;patch
@@ -74,11 +80,7 @@ type SyncRunReconciler struct {
 // Reconcile executes a run that has work to do.
 func (r *SyncRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var run dsv1.SyncRun
-	reader := r.APIReader
-	if reader == nil {
-		reader = r.Client
-	}
-	if err := reader.Get(ctx, req.NamespacedName, &run); err != nil {
+	if err := r.reader().Get(ctx, req.NamespacedName, &run); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !run.DeletionTimestamp.IsZero() {
@@ -94,10 +96,25 @@ func (r *SyncRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	err := r.execute(ctx, s)
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
 		return ctrl.Result{}, nil // deleted under us
+	case err == nil && s.waitingFor != "":
+		log.FromContext(ctx).V(1).Info("waiting for the policy's executing run", "other", s.waitingFor)
+		return ctrl.Result{RequeueAfter: waitForOtherRun}, nil
 	}
 	return ctrl.Result{}, err
+}
+
+// waitForOtherRun is how often a run checks whether its policy's executing run has finished.
+const waitForOtherRun = 2 * time.Second
+
+// reader reads uncached when an API reader is set.
+func (r *SyncRunReconciler) reader() client.Reader {
+	if r.APIReader == nil {
+		return r.Client
+	}
+	return r.APIReader
 }
 
 // SetupWithManager registers the reconciler.
@@ -115,8 +132,14 @@ func (r *SyncRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if n <= 0 {
 		n = DefaultMaxConcurrentRuns
 	}
+	// A run deleted while it executes (concurrencyPolicy Replace, or by hand) is cancelled from the watch:
+	// its own reconcile cannot run while the execution holds its key.
+	cancelDeleted := predicate.Funcs{DeleteFunc: func(e event.DeleteEvent) bool {
+		r.running.cancelRun(e.Object.GetUID())
+		return true
+	}}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&dsv1.SyncRun{}).
+		For(&dsv1.SyncRun{}, builder.WithPredicates(cancelDeleted)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: n}).
 		Named("syncrun").
 		Complete(r)
@@ -152,7 +175,8 @@ func (r *SyncRunReconciler) adopt(ctx context.Context, s *runScope) error {
 		return nil
 	}
 	if owner := metav1.GetControllerOf(run); owner != nil && owner.UID != p.UID {
-		return fmt.Errorf("SyncRun %s/%s is controlled by another object (%s %s)", run.Namespace, run.Name, owner.Kind, owner.Name)
+		return &ConfigError{Reason: "ControlledByAnotherObject", Message: fmt.Sprintf(
+			"SyncRun %s/%s is controlled by %s %s, not by DeviceSyncPolicy %s: it is not executed", run.Namespace, run.Name, owner.Kind, owner.Name, p.Name)}
 	}
 	patch := client.MergeFrom(run.DeepCopy())
 	if run.Labels == nil {

@@ -31,6 +31,8 @@ type runScope struct {
 	report    *engine.Report
 	// failure is a run-level failure before the engine ran (reason, message).
 	failReason, failMessage string
+	// waitingFor names another run of the policy executing in this manager: this one waits.
+	waitingFor string
 }
 
 // approved reports whether a Blocked run's approve annotation names its plan.
@@ -57,11 +59,24 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		return r.finish(ctx, s)
 	}
 	if err := r.adopt(ctx, s); err != nil {
-		return err
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		s.failReason, s.failMessage = ce.Reason, ce.Message
+		return r.finish(ctx, s)
 	}
 	if s.compiled == nil {
 		return r.finish(ctx, s)
 	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	other, ok := r.running.claim(s.policy.UID, s.run.UID, s.run.Name, cancel)
+	if !ok {
+		s.waitingFor = other
+		return nil
+	}
+	defer r.running.release(s.policy.UID, s.run.UID)
 	if err := r.start(ctx, s); err != nil {
 		return err
 	}
@@ -72,8 +87,6 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		return r.finish(ctx, s)
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	stop := r.writeProgress(runCtx, cancel, s)
 	rep, _ := engine.Execute(runCtx, engine.Run{
 		Policy:         s.compiled.Policy,
@@ -92,7 +105,7 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		// The manager is stopping: leave the run Running; the next manager takes it over and re-plans.
 		logger.Info("manager stopping: run left Running for the next manager", "run", s.run.Name)
 		return nil
-	case deleted:
+	case deleted || runCtx.Err() != nil:
 		logger.Info("run deleted while executing: cancelled", "run", s.run.Name)
 		return nil
 	}
@@ -106,7 +119,7 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 func (r *SyncRunReconciler) loadPolicy(ctx context.Context, s *runScope) error {
 	var p dsv1.DeviceSyncPolicy
 	key := client.ObjectKey{Namespace: s.run.Namespace, Name: s.run.Spec.PolicyRef.Name}
-	if err := r.Get(ctx, key, &p); err != nil {
+	if err := r.reader().Get(ctx, key, &p); err != nil { // uncached: a policy applied with its run is found
 		if apierrors.IsNotFound(err) {
 			s.failReason, s.failMessage = "PolicyNotFound", fmt.Sprintf("DeviceSyncPolicy %s not found in namespace %s", key.Name, key.Namespace)
 			return nil
@@ -117,6 +130,11 @@ func (r *SyncRunReconciler) loadPolicy(ctx context.Context, s *runScope) error {
 	s.mode = p.Spec.Mode
 	if s.run.Spec.Mode != "" {
 		s.mode = s.run.Spec.Mode
+	}
+	if s.run.Status.Mode != "" {
+		// A run that started (Running, taken over) or was planned (Blocked, approved) keeps the mode it
+		// started with: an approved dry run never writes because the policy became Enforce since.
+		s.mode = s.run.Status.Mode
 	}
 	if s.mode == "" {
 		s.mode = dsv1.ModeEnforce
@@ -145,6 +163,9 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	run.Status.Mode = s.mode
 	run.Status.PolicyGeneration = s.policy.Generation
 	run.Status.Progress = dsv1.Progress{}
+	// What an earlier attempt (a blocked plan, a run taken over) recorded is replaced by this execution's.
+	run.Status.Blocked, run.Status.Changes, run.Status.ChangesOmitted, run.Status.Errors = nil, nil, 0, nil
+	run.Status.Summary, run.Status.CompletionTime = dsv1.RunSummary{}, nil
 	msg := fmt.Sprintf("reading Destiny and %s", targetName(s.policy))
 	switch {
 	case s.takenOver:

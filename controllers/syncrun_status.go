@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/metrics"
@@ -73,6 +74,9 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		case engine.Planned:
 			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhaseSucceeded, &now, nil
 			msg := fmt.Sprintf("dry run: %d changes planned, nothing written; %s", len(rep.Plan.Changes), countsText(st.Summary))
+			if rep.Blocked != nil {
+				msg += "; an Enforce run of this plan would be blocked: " + rep.Blocked.Message
+			}
 			setCondition(run, dsv1.ConditionComplete, metav1.ConditionTrue, ReasonDryRun, msg)
 			reason, note = "RunSucceeded", msg
 		case engine.Succeeded:
@@ -108,6 +112,43 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		r.event(s.policy, run, eventType, reason, "Execute", run.Name+": "+note)
 	}
 	r.observe(s)
+	if s.report != nil {
+		if err := r.supersedeBlocked(ctx, s); err != nil {
+			log.FromContext(ctx).Error(err, "superseding the policy's older Blocked runs")
+		}
+	}
+	return nil
+}
+
+// ReasonSuperseded ends a Blocked run that a newer run of its policy made out of date.
+const ReasonSuperseded = "Superseded"
+
+// supersedeBlocked ends the policy's older Blocked runs once a newer run has read both systems: their
+// plans are out of date (approving one would re-plan anyway), and without this a policy blocked every
+// hour would pile up runs waiting for approval. They end Failed, reason Superseded, so the failed-runs
+// history limit prunes them.
+func (r *SyncRunReconciler) supersedeBlocked(ctx context.Context, s *runScope) error {
+	var runs dsv1.SyncRunList
+	if err := r.List(ctx, &runs, client.InNamespace(s.run.Namespace), client.MatchingLabels{dsv1.PolicyLabel: policyLabelValue(s.policy.Name)}); err != nil {
+		return err
+	}
+	for i := range runs.Items {
+		old := &runs.Items[i]
+		// Runs of a policy execute one at a time, so a Blocked run seen now was planned before this one.
+		if old.UID == s.run.UID || old.Status.Phase != dsv1.PhaseBlocked || !metav1.IsControlledBy(old, s.policy) {
+			continue
+		}
+		patch := client.MergeFromWithOptions(old.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		now := metav1.NewTime(r.now())
+		msg := fmt.Sprintf("superseded by the newer run %s (%s): this plan is out of date and can no longer be approved", s.run.Name, s.run.Status.Phase)
+		old.Status.Phase, old.Status.CompletionTime = dsv1.PhaseFailed, &now
+		meta.RemoveStatusCondition(&old.Status.Conditions, dsv1.ConditionBlocked)
+		setCondition(old, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonSuperseded, msg)
+		if err := r.Status().Patch(ctx, old, patch); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		r.event(old, s.policy, "Normal", "RunSuperseded", "Execute", msg)
+	}
 	return nil
 }
 

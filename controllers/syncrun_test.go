@@ -292,17 +292,42 @@ func TestRunOverBudgetIsBlockedWithNothingWrittenUntilApproved(t *testing.T) {
 	e.checkJamfProState(t)
 }
 
+func TestANewerRunSupersedesAnOlderBlockedOne(t *testing.T) {
+	e := newRunEnv(t, 200)
+	e.startRunManager(t)
+	p := e.policy("pileup", false)
+	five := intstr.FromInt32(5)
+	p.Spec.Safety.MaxChanges = &five
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	first := e.createRun(t, "pileup-1", p.Name)
+	waitRun(t, first, "the first run is Blocked", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseBlocked })
+	second := e.createRun(t, "pileup-2", p.Name)
+	waitRun(t, second, "the second run is Blocked", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseBlocked })
+	old := waitRun(t, first, "the first run is superseded", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseFailed })
+	if c := condition(old, dsv1.ConditionFailed); c == nil || c.Reason != controllers.ReasonSuperseded || !strings.Contains(c.Message, "pileup-2") ||
+		condition(old, dsv1.ConditionBlocked) != nil {
+		t.Errorf("superseded run conditions: %+v", old.Status.Conditions)
+	}
+	if w := e.proWrites(); w != 0 {
+		t.Fatalf("blocked runs wrote %d times", w)
+	}
+}
+
 func TestDryRunRecordsThePlanAndWritesNothing(t *testing.T) {
 	e := newRunEnv(t, 300)
 	e.startRunManager(t)
 	p := e.policy("dry", false)
 	p.Spec.Mode = dsv1.ModeDryRun
+	five := intstr.FromInt32(5) // over budget: a dry run still completes, and says an Enforce run would be blocked
+	p.Spec.Safety.MaxChanges = &five
 	if err := k8s.Create(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	run := waitRun(t, e.createRun(t, "dry-now", p.Name), "the dry run completed", func(r *dsv1.SyncRun) bool { return isTrue(r, dsv1.ConditionComplete) })
 	if c := condition(run, dsv1.ConditionComplete); c.Reason != controllers.ReasonDryRun || run.Status.Mode != dsv1.ModeDryRun ||
-		run.Status.Summary.Changed == 0 || run.Status.Changes[0].Result != controllers.ResultPlanned {
+		run.Status.Summary.Changed == 0 || run.Status.Changes[0].Result != controllers.ResultPlanned || !strings.Contains(c.Message, "would be blocked") {
 		t.Errorf("dry run status: %+v, %+v", c, run.Status.Summary)
 	}
 	if w := e.proWrites(); w != 0 {

@@ -49,10 +49,11 @@ type ConnectionValidator struct {
 	RetestInterval, FailedRetestInterval time.Duration
 
 	mu    gosync.Mutex
-	tests map[types.UID]connTest
+	tests map[types.NamespacedName]connTest
 }
 
 type connTest struct {
+	uid        types.UID
 	generation int64
 	at         time.Time
 	checks     []Check
@@ -81,18 +82,19 @@ func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPo
 // connectionChecks tests the connections, reusing a recent result for the same generation.
 func (v *ConnectionValidator) connectionChecks(ctx context.Context, p *dsv1.DeviceSyncPolicy, conn *Connection) []Check {
 	now := v.now()
+	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
 	v.mu.Lock()
 	if v.tests == nil {
-		v.tests = map[types.UID]connTest{}
+		v.tests = map[types.NamespacedName]connTest{}
 	}
-	t, ok := v.tests[p.UID]
+	t, ok := v.tests[key]
 	v.mu.Unlock()
-	if ok && t.generation == p.Generation && now.Sub(t.at) < v.ttl(t.checks) {
+	if ok && t.uid == p.UID && t.generation == p.Generation && now.Sub(t.at) < v.ttl(t.checks) {
 		return t.checks
 	}
 	checks := testConnections(ctx, p, conn)
 	v.mu.Lock()
-	v.tests[p.UID] = connTest{generation: p.Generation, at: now, checks: checks}
+	v.tests[key] = connTest{uid: p.UID, generation: p.Generation, at: now, checks: checks}
 	v.mu.Unlock()
 	return checks
 }
@@ -120,11 +122,13 @@ func (v *ConnectionValidator) now() time.Time {
 	return v.Clock.Now()
 }
 
-// Forget drops the cached tests of a policy.
-func (v *ConnectionValidator) Forget(uid types.UID) {
+// ForgetPolicy drops what is cached for a deleted policy: its connection tests and its Destiny patron
+// cache (patron details are personal data: they do not outlive the policy).
+func (v *ConnectionValidator) ForgetPolicy(namespace, name string) {
 	v.mu.Lock()
-	delete(v.tests, uid)
+	delete(v.tests, types.NamespacedName{Namespace: namespace, Name: name})
 	v.mu.Unlock()
+	v.Connector.ForgetPolicy(namespace, name)
 }
 
 // testConnections runs the connection and school checks.
@@ -150,7 +154,7 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, conn *Connec
 		what, field = "Jamf Pro building", "building"
 		c, _ := compilePolicy(&p.Spec)
 		err := conn.JamfPro.TestConnection(ctx, pro.Needs{Name: c.Policy.Manage.Name, User: c.Policy.Manage.User,
-			Location: c.Policy.Manage.Location, LostMode: c.Policy.Manage.LostMode})
+			Location: c.Policy.Manage.Location, LostMode: managesLostMode(p)})
 		if err == nil {
 			var names map[string]string
 			if names, err = conn.JamfPro.Buildings(ctx); err == nil {

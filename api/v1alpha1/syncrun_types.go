@@ -78,9 +78,11 @@ const (
 	ConditionReconciling = "Reconciling"
 	// ConditionStalled (kstatus) is true when the controller cannot progress without a change from a person.
 	ConditionStalled = "Stalled"
-	// ConditionComplete on a run is true when it finished (Succeeded, PartiallyFailed, or a dry run), as for Jobs.
+	// ConditionComplete on a run is true when it Succeeded (reason Succeeded) or a dry run planned (reason
+	// DryRun), as for Jobs: `kubectl wait --for=condition=Complete` returns.
 	ConditionComplete = "Complete"
-	// ConditionFailed on a run is true when it Failed.
+	// ConditionFailed on a run is true when it Failed, or PartiallyFailed (reason PartiallyFailed: some
+	// devices were written, some failed), or was Superseded while Blocked.
 	ConditionFailed = "Failed"
 	// ConditionBlocked on a run is true while it waits for approval.
 	ConditionBlocked = "Blocked"
@@ -220,7 +222,8 @@ type Change struct {
 	// +listType=atomic
 	// +optional
 	Fields []FieldChange `json:"fields,omitempty"`
-	// Result is Planned, Applied, Failed or Unsupported.
+	// Result is Applied, Failed, NotAttempted (the run was cancelled first) or, in a dry run or a
+	// blocked plan, Planned. Differences the target cannot write are named in Message.
 	Result string `json:"result"`
 	// Message explains a failure.
 	// +optional

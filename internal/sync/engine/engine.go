@@ -90,7 +90,8 @@ type Report struct {
 	Outcome Outcome
 	// Plan is the full plan (also for Blocked and Planned runs).
 	Plan plan.Plan
-	// Blocked says why the plan was not applied (Outcome Blocked).
+	// Blocked says why the plan was not applied (Outcome Blocked), or, for a dry run (Outcome Planned),
+	// why an Enforce run of the same plan would be blocked.
 	Blocked *plan.Blocked
 	// Approved is true when a plan over budget was applied because ApprovedDigest matched.
 	Approved bool
@@ -141,7 +142,14 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 	rep.Plan = plan.Build(r.Policy, snap.Items, devices)
 	rep.PlanTime = time.Since(start)
 
-	if b := plan.CheckBudget(rep.Plan, r.Safety, r.LastGoodItems); b != nil {
+	b := plan.CheckBudget(rep.Plan, r.Safety, r.LastGoodItems)
+	if r.DryRun {
+		// A dry run writes nothing, so the budget cannot block it: it ends with the plan, and says whether
+		// an Enforce run of the same plan would be blocked.
+		rep.Outcome, rep.Blocked = Planned, b
+		return rep, nil
+	}
+	if b != nil {
 		if r.ApprovedDigest == "" || r.ApprovedDigest != rep.Plan.Digest {
 			if r.ApprovedDigest != "" {
 				b.Message += fmt.Sprintf("; the approval names plan %s but the plan is now %s: review and approve again", short(r.ApprovedDigest), short(rep.Plan.Digest))
@@ -150,10 +158,6 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 			return rep, nil
 		}
 		rep.Approved = true
-	}
-	if r.DryRun {
-		rep.Outcome = Planned
-		return rep, nil
 	}
 
 	start = time.Now()

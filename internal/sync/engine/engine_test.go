@@ -98,13 +98,18 @@ func TestSafety(t *testing.T) {
 	}
 }
 
-func TestDryRunRecordsTheFullPlanAndWritesNothing(t *testing.T) {
+func TestDryRunRecordsTheFullPlanAndWritesNothingEvenOverBudget(t *testing.T) {
 	d := newDistrict(t, 1000)
 	_, src := destinySide(t, d)
 	jsim, tgt := jamfProSide(t, d, 5)
-	rep, err := engine.Execute(context.Background(), engine.Run{Policy: defaultPolicy(t, d), Source: src, Target: tgt, DryRun: true})
+	five := plan.Count(5)
+	rep, err := engine.Execute(context.Background(), engine.Run{Policy: defaultPolicy(t, d), Source: src, Target: tgt, DryRun: true,
+		Safety: plan.Safety{MaxChanges: &five}})
 	if err != nil || rep.Outcome != engine.Planned {
 		t.Fatalf("outcome %s, err %v", rep.Outcome, err)
+	}
+	if rep.Blocked == nil || rep.Blocked.Reason != plan.BlockedChangeBudgetExceeded {
+		t.Errorf("a dry run over budget must say that an Enforce run would be blocked: %+v", rep.Blocked)
 	}
 	if len(rep.Plan.Changes) == 0 || len(rep.Results) != 0 {
 		t.Fatalf("dry run: %d changes planned, %d results; want a plan and no results", len(rep.Plan.Changes), len(rep.Results))

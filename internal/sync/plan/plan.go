@@ -32,6 +32,9 @@
 //	                                                       with the right user but the wrong building is Updated).
 //	                                                       Restricted students still hold the device; "" means Destiny did
 //	                                                       not say, and the checkout itself is the evidence.
+//	                                                       The username rendering empty (no roster username and no email)
+//	                                                       skips the device NoUsername: a device a student holds never
+//	                                                       has its user cleared.
 //	  status Inactive                                   -> name = naming.standard; user and location untouched (Renamed)
 //	  any other status                                  -> skip PatronLookupFailed ("unknown patron status")
 //	checked out, patron type in neither list            -> skip NoRuleForPatronType
@@ -261,6 +264,8 @@ type rule struct {
 	userSet bool // the username is written
 	kind    int
 	err     error
+	// noUser: the student's username rendered empty (no roster username, no email).
+	noUser bool
 }
 
 func (r *rule) skip(reason, msg string) {
@@ -388,6 +393,10 @@ func (r *rule) assign() {
 	if p.Manage.User {
 		if t := p.User.Username; t != nil {
 			if v, ok := r.render(t); ok {
+				if strings.TrimSpace(v) == "" {
+					r.noUser = true // never clear the user of a device a student holds
+					return
+				}
 				r.want(FieldUsername, r.dev.Username, v, true, true, &r.set.Username)
 			}
 		}
@@ -542,6 +551,11 @@ func (r *rule) finish() {
 	c := &r.b.plan.Counts
 	if r.err != nil {
 		r.skip(ReasonTemplateError, r.err.Error())
+		return
+	}
+	if r.noUser {
+		r.skip(ReasonNoUsername, "the student has no username: no roster record with one and no email in Destiny; "+
+			"the device is left as it is rather than have its user cleared (fix the roster or the patron's email)")
 		return
 	}
 	if len(r.unsup) > 0 {

@@ -508,6 +508,14 @@ func TestBuild(t *testing.T) {
 			devices: []Device{adaDevice()},
 			skips:   []wantSkip{{serialA, itemA, devA, ReasonSiteNotInPolicy}},
 		},
+		{
+			name: "a student with no username (no roster record, no email) is skipped NoUsername: the device's user is never cleared",
+			items: []Item{item(itemA, serialA, "checked out", borrower(func(b *Borrower) {
+				b.Email, b.Roster = "", nil
+			}))},
+			devices: []Device{adaDevice()},
+			skips:   []wantSkip{{serialA, itemA, devA, ReasonNoUsername}},
+		},
 		// Templates.
 		{
 			name:    "a template that fails to render skips the device with TemplateError",
@@ -694,7 +702,7 @@ func checkInvariants(t *testing.T, p Plan) {
 	for _, s := range p.Skips {
 		switch s.Reason {
 		case ReasonNoRuleForStatus, ReasonNoBorrower, ReasonPatronLookupFailed, ReasonNoRuleForPatronType,
-			ReasonNotStudentDevice, ReasonTemplateError, ReasonUnsupportedByTarget:
+			ReasonNotStudentDevice, ReasonTemplateError, ReasonUnsupportedByTarget, ReasonNoUsername:
 			ruleSkips++
 		}
 	}

@@ -22,6 +22,7 @@ const (
 	ReasonNotStudentDevice    = "NotStudentDevice"
 	ReasonTemplateError       = "TemplateError"
 	ReasonUnsupportedByTarget = "UnsupportedByTarget"
+	ReasonNoUsername          = "NoUsername"
 )
 
 // Change actions. Every change carries exactly one (Change.Action); Counts.ByAction also counts
@@ -210,7 +211,7 @@ type Counts struct {
 	// Matched is the devices the rules were applied to: one item and one device with the serial, the
 	// item's site in the policy, the device readable, managed and supervised. Every matched device is
 	// InSync, Changed, or skipped by a rule (NoRuleForStatus, NoBorrower, PatronLookupFailed,
-	// NoRuleForPatronType, NotStudentDevice, TemplateError, UnsupportedByTarget).
+	// NoRuleForPatronType, NotStudentDevice, TemplateError, UnsupportedByTarget, NoUsername).
 	Matched int
 	InSync  int
 	Changed int
