@@ -165,6 +165,11 @@ func (r *DeviceSyncPolicyReconciler) computeRunStatus(s *policyScope) {
 	for i := range seen {
 		run := &seen[i]
 		at := metav1.NewTime(finishedAt(run))
+		if good := run.Status.Phase == dsv1.PhaseSucceeded || run.Status.Phase == dsv1.PhasePartiallyFailed; good &&
+			run.Status.Mode != dsv1.ModeDryRun && run.Status.Summary.DestinyItems > 0 &&
+			(st.LastGoodSource == nil || !at.Before(&st.LastGoodSource.Time)) {
+			st.LastGoodSource = &dsv1.SourceBaseline{Items: run.Status.Summary.DestinyItems, Run: run.Name, Time: at}
+		}
 		switch run.Status.Phase {
 		case dsv1.PhaseSucceeded:
 			if st.LastSuccessfulTime == nil || st.LastSuccessfulTime.Before(&at) {

@@ -204,27 +204,29 @@ func (r *SyncRunReconciler) connect(ctx context.Context, s *runScope) error {
 	return nil
 }
 
-// lastGoodItems is the number of Destiny items the policy's newest Succeeded Enforce run read (0 when
-// none is kept), for safety.maxSourceShrink.
+// lastGoodItems is the number of Destiny items the policy's latest good Enforce run read (0 when none):
+// the baseline of safety.maxSourceShrink. The policy records it in status.lastGoodSource; a newer good run
+// still in the history (its policy not yet reconciled) counts too.
 func (r *SyncRunReconciler) lastGoodItems(ctx context.Context, s *runScope) int {
+	best, items := time.Time{}, 0
+	if b := s.policy.Status.LastGoodSource; b != nil {
+		best, items = b.Time.Time, int(b.Items)
+	}
 	var runs dsv1.SyncRunList
 	if err := r.List(ctx, &runs, client.InNamespace(s.run.Namespace), client.MatchingLabels{dsv1.PolicyLabel: policyLabelValue(s.policy.Name)}); err != nil {
-		return 0
+		return items
 	}
-	var best *dsv1.SyncRun
 	for i := range runs.Items {
 		o := &runs.Items[i]
-		if o.UID == s.run.UID || o.Status.Phase != dsv1.PhaseSucceeded || o.Status.Mode == dsv1.ModeDryRun || o.Status.CompletionTime == nil {
+		good := o.Status.Phase == dsv1.PhaseSucceeded || o.Status.Phase == dsv1.PhasePartiallyFailed
+		if o.UID == s.run.UID || !good || o.Status.Mode == dsv1.ModeDryRun || o.Status.CompletionTime == nil || o.Status.Summary.DestinyItems == 0 {
 			continue
 		}
-		if best == nil || o.Status.CompletionTime.After(best.Status.CompletionTime.Time) {
-			best = o
+		if o.Status.CompletionTime.After(best) {
+			best, items = o.Status.CompletionTime.Time, int(o.Status.Summary.DestinyItems)
 		}
 	}
-	if best == nil {
-		return 0
-	}
-	return int(best.Status.Summary.DestinyItems)
+	return items
 }
 
 // progressWriter writes the latest progress at most every interval, from its own goroutine, so the

@@ -233,6 +233,11 @@ func TestManualRunDrivesJamfProToTheExpectedStateAndKubectlWaitReturns(t *testin
 		t.Errorf("the run must execute exactly once: %d RunStarted, %d RunTakenOver events", len(started), len(over))
 	}
 
+	eventually(t, "the policy records the run's Destiny item count as the baseline of maxSourceShrink", func() (bool, error) {
+		pol := getPolicy(t, p)
+		b := pol.Status.LastGoodSource
+		return b != nil && b.Items == s.Summary.DestinyItems && b.Run == run.Name, fmt.Errorf("lastGoodSource %+v", b)
+	})
 	if n := runsCounted(t, e.ns, p.Name, "Succeeded"); n != 1 {
 		t.Errorf("devicesync_runs_total{phase=Succeeded} for the policy is %v, want 1", n)
 	}

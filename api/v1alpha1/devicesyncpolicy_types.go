@@ -585,6 +585,22 @@ type DeviceSyncPolicyStatus struct {
 	// LastHandledRunNow is the value of the devicesync.k12.dev/run-now annotation last acted on.
 	// +optional
 	LastHandledRunNow string `json:"lastHandledRunNow,omitempty"`
+
+	// LastGoodSource is how many Destiny items the latest Enforce run that read Destiny successfully
+	// (Succeeded or PartiallyFailed) saw: the baseline of safety.maxSourceShrink. It outlives the history
+	// limits, so the guard never switches itself off.
+	// +optional
+	LastGoodSource *SourceBaseline `json:"lastGoodSource,omitempty"`
+}
+
+// SourceBaseline is what one good run read from Destiny.
+type SourceBaseline struct {
+	// Items is the number of Destiny items the run read.
+	Items int32 `json:"items"`
+	// Run is the SyncRun's name.
+	Run string `json:"run"`
+	// Time is when the run completed.
+	Time metav1.Time `json:"time"`
 }
 
 // RunReference names a SyncRun of the policy.

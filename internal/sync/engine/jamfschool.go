@@ -82,11 +82,7 @@ func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 	if s.LostMode != nil {
 		return school.Unsupported(school.FieldLostMode)
 	}
-	if s.Username != nil {
-		if err := t.setOwner(ctx, c.DeviceKey, *s.Username); err != nil {
-			return transientIf(err)
-		}
-	}
+	// The location first: it does not depend on the owner, so a missing user does not hold it back.
 	if s.Location != nil {
 		t.mu.Lock()
 		id, ok := t.locByName[strings.ToLower(*s.Location)]
@@ -95,6 +91,14 @@ func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 			return fmt.Errorf("Jamf School has no location named %q (check spec.schools[].location)", *s.Location)
 		}
 		if err := t.Client.MoveToLocation(ctx, c.DeviceKey, id); err != nil {
+			return transientIf(err)
+		}
+	}
+	if s.Username != nil {
+		if err := t.setOwner(ctx, c.DeviceKey, *s.Username); err != nil {
+			if errors.Is(err, school.ErrUserNotFound) {
+				return fmt.Errorf("Jamf School has no user %q to own the device (create it, sync it from Apple School Manager, or set target.jamfSchool.createMissingUsers): %w", *s.Username, err)
+			}
 			return transientIf(err)
 		}
 	}

@@ -110,3 +110,45 @@ func TestJamfSchoolRunWritesOwnerAndLocationAndReportsWhatItCannotWrite(t *testi
 		t.Errorf("second run wrote %d times: %+v", len(w), w[0])
 	}
 }
+
+func TestAJamfSchoolUserThatDoesNotExistFailsThatDeviceOnlyAndTheLocationStillMoves(t *testing.T) {
+	ctx := context.Background()
+	d := newDistrict(t, 600)
+	_, src := destinySide(t, d)
+	sim, tgt := jamfSchoolSide(t, d)
+	pol := defaultPolicy(t, d)
+	pol.Location = plan.LocationRules{}
+	dry, err := engine.Execute(ctx, engine.Run{Policy: pol, Source: src, Target: tgt, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim *plan.Change
+	for i, c := range dry.Plan.Changes {
+		if c.Set.Username != nil && *c.Set.Username != "" && c.Set.Location != nil {
+			victim = &dry.Plan.Changes[i]
+			break
+		}
+	}
+	if victim == nil {
+		t.Fatal("no change assigns a user and moves the device")
+	}
+	u, ok := sim.UserByUsername(*victim.Set.Username)
+	if !ok {
+		t.Fatalf("no user %s in the simulator", *victim.Set.Username)
+	}
+	sim.RemoveUser(u.ID)
+
+	rep, _ := engine.Execute(ctx, engine.Run{Policy: pol, Source: src, Target: tgt, Retry: 1})
+	if rep.Outcome != engine.PartiallyFailed || rep.FailedChanges != 1 {
+		t.Fatalf("outcome %s with %d failed changes; want PartiallyFailed with one", rep.Outcome, rep.FailedChanges)
+	}
+	for _, r := range rep.Results {
+		if r.Err != nil && (r.Change.Serial != victim.Serial || !strings.Contains(r.Err.Error(), "createMissingUsers")) {
+			t.Errorf("failure of %s: %v; want the missing user's device, with what to do", r.Change.Serial, r.Err)
+		}
+	}
+	got, _ := sim.Device(victim.DeviceKey)
+	if st := schoolStateOf(sim, got); st.Location != *victim.Set.Location {
+		t.Errorf("the device's location is %q; the move does not depend on the owner and must happen (%q)", st.Location, *victim.Set.Location)
+	}
+}
