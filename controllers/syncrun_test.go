@@ -216,6 +216,11 @@ func TestManualRunDrivesJamfProToTheExpectedStateAndKubectlWaitReturns(t *testin
 	}
 	got := waitRun(t, run, "the run succeeded", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseSucceeded })
 	e.checkJamfProState(t)
+	for _, args := range [][]string{{"get", "syncruns", "-n", e.ns}, {"describe", "syncrun", "-n", e.ns, run.Name}} {
+		if out, err := kubectl(args...); err != nil || !strings.Contains(out, run.Name) || !strings.Contains(out, "Succeeded") {
+			t.Errorf("kubectl %s: %v:\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 
 	s := got.Status
 	if s.Summary.Changed == 0 || s.Summary.Changed != s.Progress.Total || s.Progress.Done != s.Progress.Total || s.Summary.ByAction["Cleared"] == 0 ||

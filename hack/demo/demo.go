@@ -543,16 +543,14 @@ func (d *demo) triggerRun(ctx context.Context) error {
 	for _, r := range runs {
 		before[r.Name] = true
 	}
-	value := time.Now().UTC().Format(time.RFC3339Nano)
-	patch := client.MergeFrom(d.policy.DeepCopy())
-	if d.policy.Annotations == nil {
-		d.policy.Annotations = map[string]string{}
+	// The run-now trigger, with the real kubectl, exactly as the README shows it.
+	value := time.Now().UTC().Format("2006-01-02T15:04:05Z")
+	args := []string{"annotate", "devicesyncpolicy", PolicyName, "-n", Namespace, dsv1.RunNowAnnotation + "=" + value, "--overwrite"}
+	d.printf("$ kubectl %s", strings.Join(args, " "))
+	out, err := exec.CommandContext(ctx, filepath.Join(d.assets, "kubectl"), append([]string{"--kubeconfig", d.kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kubectl annotate: %w: %s", err, out)
 	}
-	d.policy.Annotations[dsv1.RunNowAnnotation] = value
-	if err := d.k8s.Patch(ctx, d.policy, patch); err != nil {
-		return fmt.Errorf("annotating the policy: %w", err)
-	}
-	d.printf("kubectl annotate devicesyncpolicy %s -n %s %s=%s", PolicyName, Namespace, dsv1.RunNowAnnotation, value)
 
 	deadline := time.Now().Add(d.cfg.ReadyTimeout)
 	for {
