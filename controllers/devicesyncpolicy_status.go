@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -290,6 +291,11 @@ func (r *DeviceSyncPolicyReconciler) emitDeferred(s *policyScope) {
 func (r *DeviceSyncPolicyReconciler) recordMetrics(s *policyScope) {
 	ns, name := s.policy.Namespace, s.policy.Name
 	metrics.SetPolicyReady(ns, name, s.ready.ready)
+	var lastSuccess time.Time
+	if t := s.policy.Status.LastSuccessfulTime; t != nil {
+		lastSuccess = t.Time
+	}
+	metrics.ObservePolicy(ns, name, lastSuccess)
 	if s.scheduled {
 		metrics.SetNextRun(ns, name, s.next)
 	}

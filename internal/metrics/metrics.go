@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	gosync "sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,7 +100,7 @@ func ObserveRun(r RunResult) {
 		deviceFailuresTotal.WithLabelValues(r.Namespace, r.Policy).Add(float64(r.Failed))
 	}
 	if r.Phase == "Succeeded" && !r.CompletedAt.IsZero() {
-		lastSuccess.WithLabelValues(r.Namespace, r.Policy).Set(float64(r.CompletedAt.Unix()))
+		lastSuccessSetIfNewer(r.Namespace, r.Policy, float64(r.CompletedAt.Unix()))
 	}
 }
 
@@ -126,6 +127,39 @@ func SetBlockedRuns(namespace, policy string, n int) {
 	blockedRuns.WithLabelValues(namespace, policy).Set(float64(n))
 }
 
+// phases are the final phases devicesync_runs_total counts.
+var phases = []string{"Succeeded", "PartiallyFailed", "Failed", "Blocked"}
+
+// ObservePolicy records what a policy's status says, so the series exist from the policy's first
+// reconcile and survive a manager restart: devicesync_runs_total at 0 for every phase (an alert on
+// increase() then sees the first failure), and the last success from status.lastSuccessfulTime.
+func ObservePolicy(namespace, policy string, lastSuccess time.Time) {
+	for _, p := range phases {
+		runsTotal.WithLabelValues(namespace, policy, p).Add(0)
+	}
+	deviceFailuresTotal.WithLabelValues(namespace, policy).Add(0)
+	if !lastSuccess.IsZero() {
+		lastSuccessSetIfNewer(namespace, policy, float64(lastSuccess.Unix()))
+	}
+}
+
+// lastSuccessSetIfNewer moves the last-success gauge forward only.
+func lastSuccessSetIfNewer(namespace, policy string, v float64) {
+	gauge := lastSuccess.WithLabelValues(namespace, policy)
+	lastMu.Lock()
+	defer lastMu.Unlock()
+	key := namespace + "/" + policy
+	if v > lastSeen[key] {
+		lastSeen[key] = v
+		gauge.Set(v)
+	}
+}
+
+var (
+	lastMu   gosync.Mutex
+	lastSeen = map[string]float64{}
+)
+
 // ForgetPolicy drops every series of a deleted policy.
 func ForgetPolicy(namespace, policy string) {
 	l := prometheus.Labels{"namespace": namespace, "policy": policy}
@@ -134,4 +168,7 @@ func ForgetPolicy(namespace, policy string) {
 	}{runDuration, runsTotal, changesTotal, deviceFailuresTotal, skipsTotal, lastSuccess, nextRun, policyReady, blockedRuns} {
 		v.DeletePartialMatch(l)
 	}
+	lastMu.Lock()
+	delete(lastSeen, namespace+"/"+policy)
+	lastMu.Unlock()
 }
