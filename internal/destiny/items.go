@@ -323,26 +323,33 @@ func (l *lister) query(src itemSource) url.Values {
 }
 
 func (l *lister) listSource(ctx context.Context, src itemSource) {
+	// The first page first: most sources (one resource type at one site) fit in one page, which then
+	// answers everything in one call. Only a full first page asks for the count, to fetch the rest at once.
+	size := l.c.cfg.PageSize
+	first, _, err := l.page(ctx, src, 0)
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	if len(first) < size {
+		l.add(first)
+		return
+	}
 	total, err := l.count(ctx, src)
 	if err != nil {
 		if e, ok := err.(*Error); ok && (e.Kind == KindBadRequest || e.Kind == KindMalformed) {
-			l.sequential(ctx, src, 0, -1)
+			l.add(first)
+			l.sequential(ctx, src, len(first), -1, first[0].ID)
 			return
 		}
 		l.fail(err)
 		return
 	}
-	size := l.c.cfg.PageSize
-	pages := (total + size - 1) / size
-	if pages == 0 {
-		// Still ask for the first page: a count of zero from a server whose count and listing disagree
-		// must not hide items.
-		l.sequential(ctx, src, 0, total)
-		return
-	}
+	pages := max((total+size-1)/size, 1)
 	var wg sync.WaitGroup
 	results := make([][]Item, pages)
-	for p := range pages {
+	results[0] = first
+	for p := 1; p < pages; p++ {
 		wg.Go(func() {
 			items, _, err := l.page(ctx, src, p*size)
 			if err != nil {
@@ -369,20 +376,20 @@ func (l *lister) listSource(ctx context.Context, src itemSource) {
 	for _, items := range results {
 		l.add(items)
 	}
-	if len(results[pages-1]) == size {
+	if last := results[pages-1]; len(last) == size {
 		// More items than counted (added while listing): continue until a short page.
-		l.sequential(ctx, src, pages*size, total)
+		l.sequential(ctx, src, pages*size, total, last[0].ID)
 	}
 }
 
-// sequential pages from skip until a short or empty page.
-func (l *lister) sequential(ctx context.Context, src itemSource, skip, total int) {
+// sequential pages from skip until a short or empty page; prevFirst is the first id of the page before
+// (-1: none), to notice a server that ignores $skip.
+func (l *lister) sequential(ctx context.Context, src itemSource, skip, total, prevFirst int) {
 	size := l.c.cfg.PageSize
 	limit := maxPagesSlack
 	if total >= 0 {
 		limit += total / size
 	}
-	prevFirst := -1
 	for n := 0; n < limit; n++ {
 		items, _, err := l.page(ctx, src, skip)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 const commandsPath = "/api/v2/mdm/commands"
@@ -138,34 +139,45 @@ func (c *Client) PendingLostMode(ctx context.Context) (map[string]bool, error) {
 		sent string
 		on   bool
 	}
-	var all []pending
-	for _, typ := range []string{"ENABLE_LOST_MODE", "DISABLE_LOST_MODE"} {
-		for page := 0; ; page++ {
-			var out struct {
-				TotalCount int `json:"totalCount"`
-				Results    []struct {
-					DateSent string `json:"dateSent"`
-					Client   struct {
-						ManagementID string `json:"managementId"`
-					} `json:"client"`
-					CommandState string `json:"commandState"`
-				} `json:"results"`
-			}
-			q := url.Values{"page": {strconv.Itoa(page)}, "page-size": {"2000"}, "sort": {"dateSent:asc"},
-				"filter": {"command==" + typ + ";status==Pending"}}
-			if err := c.do(ctx, call{op: "list pending " + typ + " commands", method: http.MethodGet, path: commandsPath, query: q, idempotent: true}, &out); err != nil {
-				return nil, err
-			}
-			for _, r := range out.Results {
-				if r.Client.ManagementID != "" && strings.EqualFold(r.CommandState, "PENDING") {
-					all = append(all, pending{id: r.Client.ManagementID, sent: r.DateSent, on: typ == "ENABLE_LOST_MODE"})
+	types := []string{"ENABLE_LOST_MODE", "DISABLE_LOST_MODE"}
+	found := make([][]pending, len(types))
+	errs := make([]error, len(types))
+	var wg sync.WaitGroup
+	for i, typ := range types { // both at once: two independent paged reads
+		wg.Go(func() {
+			for page := 0; ; page++ {
+				var out struct {
+					TotalCount int `json:"totalCount"`
+					Results    []struct {
+						DateSent string `json:"dateSent"`
+						Client   struct {
+							ManagementID string `json:"managementId"`
+						} `json:"client"`
+						CommandState string `json:"commandState"`
+					} `json:"results"`
+				}
+				q := url.Values{"page": {strconv.Itoa(page)}, "page-size": {"2000"}, "sort": {"dateSent:asc"},
+					"filter": {"command==" + typ + ";status==Pending"}}
+				if err := c.do(ctx, call{op: "list pending " + typ + " commands", method: http.MethodGet, path: commandsPath, query: q, idempotent: true}, &out); err != nil {
+					errs[i] = err
+					return
+				}
+				for _, r := range out.Results {
+					if r.Client.ManagementID != "" && strings.EqualFold(r.CommandState, "PENDING") {
+						found[i] = append(found[i], pending{id: r.Client.ManagementID, sent: r.DateSent, on: typ == "ENABLE_LOST_MODE"})
+					}
+				}
+				if len(out.Results) == 0 || (page+1)*2000 >= out.TotalCount {
+					return
 				}
 			}
-			if len(out.Results) == 0 || (page+1)*2000 >= out.TotalCount {
-				break
-			}
-		}
+		})
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	all := append(found[0], found[1]...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].sent < all[j].sent })
 	res := make(map[string]bool, len(all))
 	for _, p := range all {

@@ -37,15 +37,22 @@ func (t *JamfPro) Concurrency() int { return max(1, t.MaxConcurrency) }
 
 // Inventory implements Target.
 func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
+	// The pending Lost Mode commands are read while the inventory pages come in.
+	var (
+		pending    map[string]bool
+		pendingErr error
+		wg         gosync.WaitGroup
+	)
+	if t.PendingLostMode {
+		wg.Go(func() { pending, pendingErr = t.Client.PendingLostMode(ctx) })
+	}
 	mds, err := t.Client.Inventory(ctx)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
-	var pending map[string]bool
-	if t.PendingLostMode {
-		if pending, err = t.Client.PendingLostMode(ctx); err != nil {
-			return nil, err
-		}
+	if pendingErr != nil {
+		return nil, pendingErr
 	}
 	out := make([]plan.Device, len(mds))
 	mgmt := make(map[string]string, len(mds))
