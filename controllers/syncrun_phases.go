@@ -276,9 +276,9 @@ func (r *SyncRunReconciler) writeProgress(ctx context.Context, cancel context.Ca
 			if !dirty {
 				continue
 			}
-			patch := client.MergeFrom(s.run.DeepCopy())
+			orig := s.run.DeepCopy()
 			s.run.Status.Progress = progressOf(pr)
-			if err := r.Status().Patch(ctx, s.run, patch); apierrors.IsNotFound(err) {
+			if err := r.writeStatus(ctx, s.run, orig); errors.Is(err, errReplaced) {
 				pw.mu.Lock()
 				pw.deleted = true
 				pw.mu.Unlock()

@@ -2,9 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	gosync "sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 )
 
 // executions is the registry of the runs executing in this manager: at most one per policy, so two runs
@@ -58,4 +63,40 @@ func (e *executions) cancelRun(run types.UID) bool {
 		return true
 	}
 	return false
+}
+
+// errReplaced says the run object is gone or is another object now (deleted and re-created under the
+// same name, by kubectl replace --force or a GitOps re-sync): its execution must stop and write nothing.
+var errReplaced = errors.New("the SyncRun was deleted or replaced")
+
+// writeStatus patches run's status (computed from orig) with optimistic locking. On a conflict it
+// re-reads the run: the same object (someone changed its metadata) gets the status again; another
+// object under the same name is never given this execution's status (errReplaced).
+func (r *SyncRunReconciler) writeStatus(ctx context.Context, run, orig *dsv1.SyncRun) error {
+	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
+	for attempt := 1; ; attempt++ {
+		err := r.Status().Patch(ctx, run, patch)
+		switch {
+		case err == nil:
+			return nil
+		case apierrors.IsNotFound(err):
+			return errReplaced
+		case !apierrors.IsConflict(err) || attempt == 5:
+			return err
+		}
+		var fresh dsv1.SyncRun
+		if err := r.reader().Get(ctx, client.ObjectKeyFromObject(run), &fresh); err != nil {
+			if apierrors.IsNotFound(err) {
+				return errReplaced
+			}
+			return err
+		}
+		if fresh.UID != run.UID {
+			return errReplaced
+		}
+		status := run.Status
+		patch = client.MergeFromWithOptions(fresh.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		fresh.Status = status
+		*run = fresh
+	}
 }

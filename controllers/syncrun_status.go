@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -42,7 +43,7 @@ const (
 // the run before the engine ran), patches it once, and records the events and metrics.
 func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 	run := s.run
-	patch := client.MergeFrom(run.DeepCopy())
+	orig := run.DeepCopy()
 	now := metav1.NewTime(r.now())
 	st := &run.Status
 	st.ObservedGeneration = run.Generation
@@ -104,7 +105,11 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionFailed)
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionBlocked)
 	}
-	if err := r.Status().Patch(ctx, run, patch); err != nil {
+	if err := r.writeStatus(ctx, run, orig); err != nil {
+		if errors.Is(err, errReplaced) {
+			log.FromContext(ctx).Info("run deleted or replaced before its result was written: result dropped", "run", run.Name)
+			return nil
+		}
 		return err
 	}
 	r.event(run, s.policy, eventType, reason, "Execute", note)

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os/exec"
@@ -451,4 +452,53 @@ func kubectl(args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(testEnv.BinaryAssetsDirectory, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+func TestARunStatusWrite(t *testing.T) {
+	ctx := context.Background()
+	e := newRunEnv(t, 10) // no run manager: nothing else writes these runs
+
+	t.Run("never lands on a run deleted and re-created under the same name", func(t *testing.T) {
+		old := e.createRun(t, "recreated", "nopolicy")
+		orig := old.DeepCopy()
+		if err := k8s.Delete(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		fresh := e.createRun(t, "recreated", "nopolicy")
+		stale := orig.DeepCopy()
+		stale.Status.Phase = dsv1.PhaseSucceeded
+		if err := controllers.WriteRunStatus(ctx, k8s, stale, orig); !errors.Is(err, controllers.ErrReplaced) {
+			t.Fatalf("writing the deleted run's status: %v, want ErrReplaced", err)
+		}
+		var got dsv1.SyncRun
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(fresh), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase != "" {
+			t.Errorf("the new run's phase is %q, want it untouched", got.Status.Phase)
+		}
+	})
+	t.Run("survives a change to the run's metadata made meanwhile", func(t *testing.T) {
+		run := e.createRun(t, "annotated", "nopolicy")
+		orig := run.DeepCopy()
+		var other dsv1.SyncRun
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(run), &other); err != nil {
+			t.Fatal(err)
+		}
+		other.Annotations = map[string]string{"example.org/note": "someone was here"}
+		if err := k8s.Update(ctx, &other); err != nil {
+			t.Fatal(err)
+		}
+		run.Status.Phase = dsv1.PhaseSucceeded
+		if err := controllers.WriteRunStatus(ctx, k8s, run, orig); err != nil {
+			t.Fatal(err)
+		}
+		var got dsv1.SyncRun
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(run), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase != dsv1.PhaseSucceeded || got.Annotations["example.org/note"] == "" {
+			t.Errorf("phase %q, annotations %v", got.Status.Phase, got.Annotations)
+		}
+	})
 }
