@@ -50,7 +50,8 @@ func (r *SyncRunReconciler) approved(s *runScope) bool {
 // everything else ends in the run's status.
 func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	logger := log.FromContext(ctx)
-	s.takenOver = s.run.Status.Phase == dsv1.PhaseRunning
+	// Running but not started by this manager: the manager that ran it stopped.
+	s.takenOver = s.run.Status.Phase == dsv1.PhaseRunning && !r.running.startedHere(s.run.UID)
 
 	if err := r.loadPolicy(ctx, s); err != nil {
 		return err
@@ -100,6 +101,9 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		Retry:          r.RetryPause,
 	})
 	deleted := stop.wait()
+	if ctx.Err() != nil || deleted || runCtx.Err() != nil {
+		r.running.markStarted(s.run.UID, true)
+	}
 	switch {
 	case ctx.Err() != nil:
 		// The manager is stopping: leave the run Running; the next manager takes it over and re-plans.
@@ -178,6 +182,7 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	if err := r.Status().Patch(ctx, run, patch); err != nil {
 		return err
 	}
+	r.running.markStarted(run.UID, false)
 	switch {
 	case s.takenOver:
 		r.event(run, s.policy, "Normal", "RunTakenOver", "Execute", msg)

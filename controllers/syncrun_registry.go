@@ -20,6 +20,30 @@ type executions struct {
 	mu       gosync.Mutex
 	byPolicy map[types.UID]*execution
 	byRun    map[types.UID]*execution
+	// started are the runs this manager marked Running and has not finished (a retry after a transient
+	// error is not a takeover).
+	started map[types.UID]bool
+}
+
+// markStarted records that this manager started run; done=true forgets it.
+func (e *executions) markStarted(run types.UID, done bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started == nil {
+		e.started = map[types.UID]bool{}
+	}
+	if done {
+		delete(e.started, run)
+	} else {
+		e.started[run] = true
+	}
+}
+
+// startedHere reports whether this manager started run.
+func (e *executions) startedHere(run types.UID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.started[run]
 }
 
 type execution struct {

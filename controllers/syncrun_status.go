@@ -105,7 +105,11 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionFailed)
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionBlocked)
 	}
-	if err := r.writeStatus(ctx, run, orig); err != nil {
+	err := r.writeStatus(ctx, run, orig)
+	if err == nil || errors.Is(err, errReplaced) {
+		r.running.markStarted(run.UID, true)
+	}
+	if err != nil {
 		if errors.Is(err, errReplaced) {
 			log.FromContext(ctx).Info("run deleted or replaced before its result was written: result dropped", "run", run.Name)
 			return nil
