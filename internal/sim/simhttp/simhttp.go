@@ -74,6 +74,7 @@ type Server struct {
 	counts   map[string]int
 	inFlight int
 	peak     int
+	faults   int
 	rnd      *rand.Rand
 	slots    chan struct{}
 	slotsCap int
@@ -151,6 +152,14 @@ func (s *Server) TotalCalls() int {
 		n += v
 	}
 	return n
+}
+
+// FaultsServed is how many requests were answered with a fault (queued or drawn), so a test can tell
+// that the faults it armed really happened.
+func (s *Server) FaultsServed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
 }
 
 // PeakInFlight is the largest number of requests handled at once since the last ResetCounters.
@@ -239,6 +248,9 @@ func (s *Server) admit(pattern string, r *http.Request) (Fault, Knobs, func(), b
 		if fault == FaultNone {
 			fault = FaultStatus503
 		}
+	}
+	if fault != FaultNone {
+		s.faults++
 	}
 	var slots chan struct{}
 	if knobs.MaxConcurrent > 0 {
