@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	gosync "sync"
 	"testing/fstest"
@@ -61,6 +62,9 @@ type Connector struct {
 	HTTPClient *http.Client
 	// PatronCacheAge bounds how long a patron lookup is reused (default 24h).
 	PatronCacheAge time.Duration
+	// RosterRoot is the directory under which spec.source.destiny.roster.path may point (the manager's
+	// --roster-root). Empty: no policy may read a roster from the manager's file system.
+	RosterRoot string
 
 	mu      gosync.Mutex
 	patrons map[string]*destiny.PatronCache
@@ -262,6 +266,9 @@ func (c *Connector) roster(ctx context.Context, p *dsv1.DeviceSyncPolicy) (*rost
 		fsys = m
 	default:
 		where = "directory " + rs.Path
+		if err := c.checkRosterPath(rs.Path); err != nil {
+			return nil, &ConfigError{Reason: ReasonInvalidRoster, Message: "spec.source.destiny.roster.path: " + err.Error()}
+		}
 		fsys = os.DirFS(rs.Path)
 	}
 	opts := roster.Options{KeyField: roster.KeyField(rs.KeyField)}
@@ -296,4 +303,20 @@ func managesLostMode(p *dsv1.DeviceSyncPolicy) bool {
 		}
 	}
 	return false
+}
+
+// checkRosterPath allows only directories under RosterRoot.
+func (c *Connector) checkRosterPath(path string) error {
+	if c.RosterRoot == "" {
+		return fmt.Errorf("%q: the manager allows no roster directory (start it with --roster-root and mount the rosters under it, or use configMapRef or secretRef)", path)
+	}
+	root, err := filepath.Abs(c.RosterRoot)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(root, filepath.Clean(path))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		return fmt.Errorf("%q is not under the manager's roster root %s", path, root)
+	}
+	return nil
 }

@@ -26,13 +26,15 @@ type Options struct {
 	MaxConcurrentRuns int
 	// RetryPause is the pause before a change's transient failure is retried (zero: the engine's 2s).
 	RetryPause time.Duration
+	// RosterRoot is the only directory roster paths may point under (empty: none).
+	RosterRoot string
 }
 
 // Setup registers the DeviceSyncPolicy and SyncRun controllers with the manager. They share one
 // Connector (so a policy's runs share its Destiny patron cache) reading Secrets through the manager's
 // API reader: Secrets are read when needed, never cached or watched.
 func Setup(mgr ctrl.Manager, o Options) error {
-	conn := &Connector{Reader: mgr.GetAPIReader(), HTTPClient: o.HTTPClient}
+	conn := &Connector{Reader: mgr.GetAPIReader(), HTTPClient: o.HTTPClient, RosterRoot: o.RosterRoot}
 	policies := &DeviceSyncPolicyReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: o.Clock, RetryInterval: o.RetryInterval,
 		Validator: &ConnectionValidator{Connector: conn, Clock: o.Clock, RetestInterval: o.RetestInterval},

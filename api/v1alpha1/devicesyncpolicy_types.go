@@ -260,6 +260,8 @@ type RosterSource struct {
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 
 	// Path is a directory mounted into the manager (for example from a volume) that holds the CSV files.
+	// It must lie under the manager's --roster-root (no path is allowed when the flag is not set), so a
+	// policy author cannot read other files of the manager.
 	// +kubebuilder:validation:Pattern=`^/`
 	// +optional
 	Path string `json:"path,omitempty"`
