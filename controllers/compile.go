@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -80,11 +81,7 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
 	if len(p.StudentDeviceTypes) == 0 {
 		p.StudentDeviceTypes = src.ResourceTypes
 	}
-	manage := spec.Fields.Manage
-	if len(manage) == 0 {
-		manage = []dsv1.ManagedField{dsv1.FieldName, dsv1.FieldUser, dsv1.FieldLocation, dsv1.FieldLostMode}
-	}
-	for _, f := range manage {
+	for _, f := range managedFields(spec) {
 		switch f {
 		case dsv1.FieldName:
 			p.Manage.Name = true
@@ -126,6 +123,20 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// managedFields is spec.fields.manage, or every field when it is empty (the CRD's default).
+func managedFields(spec *dsv1.DeviceSyncPolicySpec) []dsv1.ManagedField {
+	if len(spec.Fields.Manage) == 0 {
+		return []dsv1.ManagedField{dsv1.FieldName, dsv1.FieldUser, dsv1.FieldLocation, dsv1.FieldLostMode}
+	}
+	return spec.Fields.Manage
+}
+
+// managesLostMode reports whether the policy enables Lost Mode and manages it: only then are the MDM
+// commands read (a privilege a least-privilege role may lack).
+func managesLostMode(spec *dsv1.DeviceSyncPolicySpec) bool {
+	return spec.LostMode.Enabled && slices.Contains(managedFields(spec), dsv1.FieldLostMode)
 }
 
 // unwrapRule drops naming.Error's rule prefix: the caller names the field.

@@ -125,7 +125,7 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 		if err != nil {
 			return nil, &ConfigError{Reason: ReasonInvalidURL, Message: "spec.target.jamfPro.url: " + err.Error()}
 		}
-		conn.JamfPro, conn.Target = jc, &engine.JamfPro{Client: jc, MaxConcurrency: conc, PendingLostMode: managesLostMode(p)}
+		conn.JamfPro, conn.Target = jc, &engine.JamfPro{Client: jc, MaxConcurrency: conc, PendingLostMode: managesLostMode(&p.Spec)}
 	case t.JamfSchool != nil:
 		s, err := c.secret(ctx, p.Namespace, "target.jamfSchool.credentialsSecretRef", t.JamfSchool.CredentialsSecretRef.Name, keyNetworkID, keyAPIKey)
 		if err != nil {
@@ -286,23 +286,6 @@ func (c *Connector) roster(ctx context.Context, p *dsv1.DeviceSyncPolicy) (*rost
 		return nil, &ConfigError{Reason: ReasonInvalidRoster, Message: fmt.Sprintf("spec.source.destiny.roster: %s: %v", where, err)}
 	}
 	return r, nil
-}
-
-// managesLostMode reports whether the policy enables Lost Mode and spec.fields.manage (default: every
-// field) includes it: only then are the MDM commands read (a privilege a least-privilege role may lack).
-func managesLostMode(p *dsv1.DeviceSyncPolicy) bool {
-	if !p.Spec.LostMode.Enabled {
-		return false
-	}
-	if len(p.Spec.Fields.Manage) == 0 {
-		return true
-	}
-	for _, f := range p.Spec.Fields.Manage {
-		if f == dsv1.FieldLostMode {
-			return true
-		}
-	}
-	return false
 }
 
 // checkRosterPath allows only directories under RosterRoot.

@@ -15,6 +15,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
 
 // runScope is what the steps of one execution share.
@@ -29,6 +30,8 @@ type runScope struct {
 	compiled  *compiled
 	conn      *Connection
 	report    *engine.Report
+	// attempted maps the device key of every change the apply step attempted to its error (nil: applied).
+	attempted map[string]error
 	// failure is a run-level failure before the engine ran (reason, message).
 	failReason, failMessage string
 	// waitingFor names another run of the policy executing in this manager: this one waits.
@@ -114,6 +117,10 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		return nil
 	}
 	s.report = rep
+	s.attempted = make(map[string]error, len(rep.Results))
+	for _, res := range rep.Results {
+		s.attempted[res.Change.DeviceKey] = res.Err
+	}
 	logChanges(ctx, s)
 	return r.finish(ctx, s)
 }
@@ -175,7 +182,7 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	case s.takenOver:
 		msg = "taken over after the manager running it stopped: re-reading both systems and re-planning; " + msg
 	case s.approvedDigest != "":
-		msg = "approved: re-planning and applying if the plan is still " + short(s.approvedDigest) + "; " + msg
+		msg = "approved: re-planning and applying if the plan is still " + plan.ShortDigest(s.approvedDigest) + "; " + msg
 	}
 	setCondition(run, dsv1.ConditionReconciling, metav1.ConditionTrue, "Running", msg)
 	meta.RemoveStatusCondition(&run.Status.Conditions, dsv1.ConditionBlocked)
@@ -187,7 +194,7 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	case s.takenOver:
 		r.event(run, s.policy, "Normal", "RunTakenOver", "Execute", msg)
 	case s.approvedDigest != "":
-		r.event(run, s.policy, "Normal", "RunApproved", "Execute", fmt.Sprintf("plan %s approved; applying it", short(s.approvedDigest)))
+		r.event(run, s.policy, "Normal", "RunApproved", "Execute", fmt.Sprintf("plan %s approved; applying it", plan.ShortDigest(s.approvedDigest)))
 	default:
 		r.event(run, s.policy, "Normal", "RunStarted", "Execute", fmt.Sprintf("%s run of policy %s started", s.mode, s.policy.Name))
 	}
@@ -304,19 +311,13 @@ func progressOf(p engine.Progress) dsv1.Progress {
 func logChanges(ctx context.Context, s *runScope) {
 	logger := log.FromContext(ctx).WithValues("policy", s.policy.Name, "run", s.run.Name, "mode", s.mode)
 	rep := s.report
-	result := map[string]error{}
-	applied := map[string]bool{}
-	for _, res := range rep.Results {
-		applied[res.Change.DeviceKey] = true
-		result[res.Change.DeviceKey] = res.Err
-	}
 	for _, c := range rep.Plan.Changes {
-		outcome := changeResult(s, c.DeviceKey, applied, result)
+		outcome := s.changeResult(c.DeviceKey)
 		kv := []any{"serial", c.Serial, "device", c.DeviceKey, "item", c.ItemID, "action", c.Action, "result", outcome}
 		for _, f := range c.Fields {
 			kv = append(kv, f.Field, f.Old+" -> "+f.New)
 		}
-		if err := result[c.DeviceKey]; err != nil {
+		if err := s.attempted[c.DeviceKey]; err != nil {
 			kv = append(kv, "error", err.Error())
 		}
 		logger.Info("device change", kv...)
@@ -332,11 +333,4 @@ func targetName(p *dsv1.DeviceSyncPolicy) string {
 		return "Jamf School"
 	}
 	return "Jamf Pro"
-}
-
-func short(digest string) string {
-	if len(digest) > 12 {
-		return digest[:12]
-	}
-	return digest
 }

@@ -165,12 +165,6 @@ func (r *SyncRunReconciler) supersedeBlocked(ctx context.Context, s *runScope) e
 func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 	rep := s.report
 	c := rep.Plan.Counts
-	applied := map[string]bool{}
-	result := map[string]error{}
-	for _, res := range rep.Results {
-		applied[res.Change.DeviceKey] = true
-		result[res.Change.DeviceKey] = res.Err
-	}
 	st.Summary = dsv1.RunSummary{
 		DestinyItems: int32(c.Items), MDMDevices: int32(c.Devices), Matched: int32(c.Matched), InSync: int32(c.InSync),
 		Changed: int32(c.Changed), Failed: int32(rep.FailedChanges), Skipped: int32(len(rep.Plan.Skips)),
@@ -184,7 +178,7 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 	changes := make([]dsv1.Change, 0, min(len(rep.Plan.Changes), maxStatusChanges))
 	var failedFirst, rest []int
 	for i, ch := range rep.Plan.Changes {
-		if result[ch.DeviceKey] != nil {
+		if s.attempted[ch.DeviceKey] != nil {
 			failedFirst = append(failedFirst, i)
 		} else {
 			rest = append(rest, i)
@@ -195,11 +189,11 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 			break
 		}
 		ch := rep.Plan.Changes[i]
-		out := dsv1.Change{Serial: ch.Serial, Device: ch.DeviceKey, Action: ch.Action, Result: changeResult(s, ch.DeviceKey, applied, result)}
+		out := dsv1.Change{Serial: ch.Serial, Device: ch.DeviceKey, Action: ch.Action, Result: s.changeResult(ch.DeviceKey)}
 		for _, f := range ch.Fields {
 			out.Fields = append(out.Fields, dsv1.FieldChange{Field: f.Field, Old: f.Old, New: f.New})
 		}
-		if err := result[ch.DeviceKey]; err != nil {
+		if err := s.attempted[ch.DeviceKey]; err != nil {
 			out.Message = truncate(err.Error(), 512)
 		} else if len(ch.Unsupported) > 0 {
 			out.Message = "not written, the target cannot: " + strings.Join(ch.Unsupported, ", ")
@@ -215,7 +209,7 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 	}
 	for _, i := range failedFirst {
 		ch := rep.Plan.Changes[i]
-		errs = append(errs, dsv1.RunError{Serial: ch.Serial, Reason: "ApplyFailed", Message: truncate(result[ch.DeviceKey].Error(), 512)})
+		errs = append(errs, dsv1.RunError{Serial: ch.Serial, Reason: "ApplyFailed", Message: truncate(s.attempted[ch.DeviceKey].Error(), 512)})
 	}
 	for _, w := range rep.Warnings {
 		errs = append(errs, dsv1.RunError{Reason: "SourceWarning", Message: truncate(w, 512)})
@@ -228,13 +222,14 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 }
 
 // changeResult is a change's result for the status and the log.
-func changeResult(s *runScope, key string, applied map[string]bool, result map[string]error) string {
+func (s *runScope) changeResult(key string) string {
+	err, attempted := s.attempted[key]
 	switch {
 	case s.report.Outcome == engine.Planned || s.report.Outcome == engine.Blocked:
 		return ResultPlanned
-	case !applied[key]:
+	case !attempted:
 		return ResultNotAttempted
-	case result[key] != nil:
+	case err != nil:
 		return ResultFailed
 	}
 	return ResultApplied

@@ -193,15 +193,7 @@ func (e *runEnv) checkJamfProState(t *testing.T) {
 }
 
 // proWrites counts the calls to the Jamf Pro simulator that write.
-func (e *runEnv) proWrites() int {
-	n := 0
-	for p, c := range e.pro.HTTP().Calls() {
-		if strings.HasPrefix(p, "PATCH ") || strings.HasPrefix(p, "POST /api/v2/mdm") {
-			n += c
-		}
-	}
-	return n
-}
+func (e *runEnv) proWrites() int { return e.pro.WriteCalls() }
 
 func TestManualRunDrivesJamfProToTheExpectedStateAndKubectlWaitReturns(t *testing.T) {
 	e := newRunEnv(t, 400)

@@ -76,11 +76,11 @@ func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPo
 		return append(checks, Check{Name: "Secrets", Reason: "SecretReadFailed", Message: err.Error(), Transient: true})
 	}
 	checks = append(checks, Check{Name: "Secrets", OK: true})
-	return append(checks, v.connectionChecks(ctx, p, conn)...)
+	return append(checks, v.connectionChecks(ctx, p, c, conn)...)
 }
 
 // connectionChecks tests the connections, reusing a recent result for the same generation.
-func (v *ConnectionValidator) connectionChecks(ctx context.Context, p *dsv1.DeviceSyncPolicy, conn *Connection) []Check {
+func (v *ConnectionValidator) connectionChecks(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled, conn *Connection) []Check {
 	now := v.now()
 	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
 	v.mu.Lock()
@@ -92,7 +92,7 @@ func (v *ConnectionValidator) connectionChecks(ctx context.Context, p *dsv1.Devi
 	if ok && t.uid == p.UID && t.generation == p.Generation && now.Sub(t.at) < v.ttl(t.checks) {
 		return t.checks
 	}
-	checks := testConnections(ctx, p, conn)
+	checks := testConnections(ctx, p, c, conn)
 	v.mu.Lock()
 	v.tests[key] = connTest{uid: p.UID, generation: p.Generation, at: now, checks: checks}
 	v.mu.Unlock()
@@ -132,7 +132,7 @@ func (v *ConnectionValidator) ForgetPolicy(namespace, name string) {
 }
 
 // testConnections runs the connection and school checks.
-func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, conn *Connection) []Check {
+func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled, conn *Connection) []Check {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	var checks []Check
@@ -152,9 +152,8 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, conn *Connec
 	switch {
 	case conn.JamfPro != nil:
 		what, field = "Jamf Pro building", "building"
-		c, _ := compilePolicy(&p.Spec)
-		err := conn.JamfPro.TestConnection(ctx, pro.Needs{Name: c.Policy.Manage.Name, User: c.Policy.Manage.User,
-			Location: c.Policy.Manage.Location, LostMode: managesLostMode(p)})
+		m := c.Policy.Manage
+		err := conn.JamfPro.TestConnection(ctx, pro.Needs{Name: m.Name, User: m.User, Location: m.Location, LostMode: managesLostMode(&p.Spec)})
 		if err == nil {
 			var names map[string]string
 			if names, err = conn.JamfPro.Buildings(ctx); err == nil {
@@ -225,12 +224,8 @@ func unsupportedFields(p *dsv1.DeviceSyncPolicy) []Check {
 	if p.Spec.Target.JamfSchool == nil {
 		return nil
 	}
-	manage := p.Spec.Fields.Manage
-	if len(manage) == 0 {
-		manage = []dsv1.ManagedField{dsv1.FieldName, dsv1.FieldUser, dsv1.FieldLocation, dsv1.FieldLostMode}
-	}
 	var msgs []string
-	for _, f := range manage {
+	for _, f := range managedFields(&p.Spec) {
 		if !school.Supports(school.Field(f)) {
 			msgs = append(msgs, fmt.Sprintf("%s (%s)", f, school.UnsupportedReason(school.Field(f))))
 		}

@@ -2,6 +2,7 @@ package jamfpro
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 )
@@ -28,4 +29,16 @@ func (s *Server) Differences(d *district.District) []string {
 		}
 	}
 	return wrong
+}
+
+// WriteCalls counts the calls that change devices: PATCHes and MDM commands (token requests are not
+// writes).
+func (s *Server) WriteCalls() int {
+	n := 0
+	for pattern, c := range s.http.Calls() {
+		if strings.HasPrefix(pattern, "PATCH ") || pattern == "POST /api/v2/mdm/commands" {
+			n += c
+		}
+	}
+	return n
 }

@@ -116,17 +116,9 @@ func benchRun(b *testing.B, devices, drift int, warm bool, latency time.Duration
 
 	dCalls := dsim.Sim().Calls()
 	jCalls := jsim.HTTP().Calls()
-	var dTotal, jReads, jWrites int
-	for _, n := range dCalls {
-		dTotal += n
-	}
-	for p, n := range jCalls {
-		if strings.HasPrefix(p, "GET ") || strings.Contains(p, "token") {
-			jReads += n
-		} else {
-			jWrites += n
-		}
-	}
+	dTotal := dsim.Sim().TotalCalls()
+	jWrites := jsim.WriteCalls()
+	jReads := jsim.HTTP().TotalCalls() - jWrites // reads and token requests
 	if drift == 0 && jWrites != 0 {
 		b.Fatalf("a run with nothing to change made %d writes", jWrites)
 	}

@@ -152,7 +152,7 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 	if b != nil {
 		if r.ApprovedDigest == "" || r.ApprovedDigest != rep.Plan.Digest {
 			if r.ApprovedDigest != "" {
-				b.Message += fmt.Sprintf("; the approval names plan %s but the plan is now %s: review and approve again", short(r.ApprovedDigest), short(rep.Plan.Digest))
+				b.Message += fmt.Sprintf("; the approval names plan %s but the plan is now %s: review and approve again", plan.ShortDigest(r.ApprovedDigest), plan.ShortDigest(rep.Plan.Digest))
 			}
 			rep.Outcome, rep.Blocked = Blocked, b
 			return rep, nil
@@ -174,13 +174,6 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 		rep.Outcome = PartiallyFailed
 	}
 	return rep, nil
-}
-
-func short(digest string) string {
-	if len(digest) > 12 {
-		return digest[:12]
-	}
-	return digest
 }
 
 func firstError(rs []Result) error {

@@ -666,6 +666,14 @@ func (b *builder) finish() Plan {
 	return pl
 }
 
+// ShortDigest is the first 12 characters of a digest, for messages.
+func ShortDigest(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
+}
+
 // Digest is the hex sha256 of the canonical JSON of changes (as Build sorts them).
 func Digest(changes []Change) string {
 	h := sha256.New()
