@@ -81,6 +81,17 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		return nil
 	}
 	defer r.running.release(s.policy.UID, s.run.UID)
+	holder, ok, err := r.leases.acquire(ctx, s.run)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.waitingFor = "manager " + holder + ", which holds the run's lease"
+		return nil
+	}
+	defer r.leases.release(ctx, s.run)
+	stopLease := r.leases.keep(runCtx, s.run, cancel) // a lost lease stops the execution before its next write
+	defer stopLease()
 	if err := r.start(ctx, s); err != nil {
 		return err
 	}
@@ -92,7 +103,9 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	}
 
 	stop := r.writeProgress(runCtx, cancel, s)
-	rep, _ := engine.Execute(runCtx, engine.Run{
+	execCtx, cancelDeadline := context.WithDeadline(runCtx, s.deadline(r.MaxRunTimeout))
+	defer cancelDeadline()
+	rep, _ := engine.Execute(execCtx, engine.Run{
 		Policy:         s.compiled.Policy,
 		Safety:         s.compiled.Safety,
 		Source:         s.conn.Source,
@@ -113,16 +126,50 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		logger.Info("manager stopping: run left Running for the next manager", "run", s.run.Name)
 		return nil
 	case deleted || runCtx.Err() != nil:
-		logger.Info("run deleted while executing: cancelled", "run", s.run.Name)
+		logger.Info("run deleted, or its lease lost, while executing: cancelled", "run", s.run.Name)
 		return nil
 	}
 	s.report = rep
+	if execCtx.Err() != nil {
+		// spec.runTimeout passed: the run ends Failed with what it had applied.
+		s.failReason = ReasonDeadlineExceeded
+		rep.Err = fmt.Errorf("the run passed its %s timeout (spec.runTimeout, at most the manager's --max-run-timeout) %s: %w", s.runTimeout(r.MaxRunTimeout), phaseAt(rep), rep.Err)
+	}
 	s.attempted = make(map[string]error, len(rep.Results))
 	for _, res := range rep.Results {
 		s.attempted[res.Change.DeviceKey] = res.Err
 	}
 	logChanges(ctx, s)
 	return r.finish(ctx, s)
+}
+
+// ReasonDeadlineExceeded fails a run that passed spec.runTimeout.
+const ReasonDeadlineExceeded = "DeadlineExceeded"
+
+// runTimeout is the policy's spec.runTimeout (default 1h), at most limit when limit is set.
+func (s *runScope) runTimeout(limit time.Duration) time.Duration {
+	d := time.Hour
+	if t := s.policy.Spec.RunTimeout; t != nil && t.Duration > 0 {
+		d = t.Duration
+	}
+	if limit > 0 {
+		d = min(d, limit)
+	}
+	return d
+}
+
+// deadline is when this execution must end: runTimeout from now, on the wall clock, since it bounds real
+// work (a run taken over after a restart gets the full timeout again: it re-reads and re-plans anyway).
+func (s *runScope) deadline(limit time.Duration) time.Time {
+	return time.Now().Add(s.runTimeout(limit))
+}
+
+// phaseAt says how far a run got, for the deadline's message.
+func phaseAt(rep *engine.Report) string {
+	if len(rep.Plan.Changes) == 0 && rep.Applied+rep.FailedChanges == 0 {
+		return "while reading Destiny and the MDM"
+	}
+	return fmt.Sprintf("after %d of %d changes (%d applied)", rep.Applied+rep.FailedChanges, len(rep.Plan.Changes), rep.Applied)
 }
 
 // loadPolicy reads the run's policy and compiles it. A missing policy or one that does not compile
