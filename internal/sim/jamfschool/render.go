@@ -2,8 +2,8 @@ package jamfschool
 
 import "strings"
 
-// The wire forms below copy the keys, order and JSON types of the reference files
-// (shared/reference/jamf-school/responses). The list and single-device forms differ on purpose:
+// The wire forms below copy the keys, order and JSON types of the real replies
+// (internal/jamf/school/testdata/responses). The list and single-device forms differ on purpose:
 // model.type is a string in the list and {"value":..} on one device; iCloudBackupEnabled,
 // iTunesStoreLoggedIn are booleans in the list and numbers on one device; iCloudBackupLatest is a
 // string then a number; lastCheckin a string then {date,timezone_type,timezone}; enrollType and

@@ -1,6 +1,6 @@
 // Package jamfschool is a faithful Jamf School API simulator: the paths, Basic auth, the
-// X-Server-Protocol-Version header, the response shapes of the reference files in
-// shared/reference/jamf-school/responses (keys and JSON types, including the ones that differ
+// X-Server-Protocol-Version header, the response shapes of the real replies in
+// internal/jamf/school/testdata/responses (keys and JSON types, including the ones that differ
 // between GET /devices and GET /devices/{udid}) and both documented JSON error shapes. It is built on
 // simhttp, so latency, faults, concurrency limits and call counters come with it.
 //
