@@ -368,6 +368,93 @@ func TestNoRetryWhenRetriesDisabledOrErrorIsPermanent(t *testing.T) {
 	}
 }
 
+// newKid is a complete POST /users body.
+var newKid = NewUser{Username: "new.kid", Password: "Kid-Secret-42", Email: "new@example.org", FirstName: "New", LastName: "Kid", LocationID: 11}
+
+// POST /users carries the five fields Jamf's own clients always send; the simulator refuses a body
+// without any of them, so a user created there proves the client sent them.
+func TestCreateUserSendsUsernamePasswordEmailAndNames(t *testing.T) {
+	sim, c := newSim(t, func(c *Config) { c.CreateMissingUsers = true })
+	u, err := c.CreateUser(context.Background(), newKid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := sim.User(u.ID)
+	want := jamfschool.UserState{ID: u.ID, LocationID: 11, Username: "new.kid", Email: "new@example.org", FirstName: "New",
+		LastName: "Kid", Name: "New Kid", Status: "Active", Password: "Kid-Secret-42"}
+	if !ok || st != want {
+		t.Errorf("simulator has %+v, want %+v", st, want)
+	}
+}
+
+// A user missing any required field is refused before any request; the error names the fields and
+// never holds the password.
+func TestCreateUserRefusesAnIncompleteUserWithoutACall(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*NewUser)
+		missing string
+	}{
+		{"no username", func(nu *NewUser) { nu.Username = "" }, "username"},
+		{"no password", func(nu *NewUser) { nu.Password = "" }, "password"},
+		{"blank password", func(nu *NewUser) { nu.Password = "  " }, "password"},
+		{"no email", func(nu *NewUser) { nu.Email = "" }, "email"},
+		{"no first name", func(nu *NewUser) { nu.FirstName = "" }, "firstName"},
+		{"no last name", func(nu *NewUser) { nu.LastName = " " }, "lastName"},
+		{"no names", func(nu *NewUser) { nu.FirstName, nu.LastName = "", "" }, "firstName, lastName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim, c := newSim(t, func(c *Config) { c.CreateMissingUsers = true })
+			nu := newKid
+			tt.mutate(&nu)
+			_, err := c.CreateUser(context.Background(), nu)
+			if err == nil || !strings.Contains(err.Error(), tt.missing+" empty") {
+				t.Fatalf("got %v, want an error naming %s", err, tt.missing)
+			}
+			if strings.Contains(err.Error(), newKid.Password) {
+				t.Errorf("the error shows the password: %v", err)
+			}
+			if n := sim.CallCount(jamfschool.PatternCreateUser); n != 0 {
+				t.Errorf("%d POST /users, want 0", n)
+			}
+		})
+	}
+}
+
+func TestANewUserPrintsWithoutItsPassword(t *testing.T) {
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(format, newKid); strings.Contains(got, newKid.Password) || !strings.Contains(got, "new.kid") {
+			t.Errorf("%s prints %s", format, got)
+		}
+	}
+}
+
+func TestRandomPasswordsAreLongMixedAndDifferent(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		pw, err := RandomPassword()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pw) != PasswordLength || PasswordLength < 16 {
+			t.Fatalf("password of %d characters, want %d (at least 16)", len(pw), PasswordLength)
+		}
+		for _, class := range []string{passwordUpper, passwordLower, passwordDigits, passwordSymbols} {
+			if !strings.ContainsAny(pw, class) {
+				t.Fatalf("password %q has none of %q", pw, class)
+			}
+		}
+		if strings.Trim(pw, passwordUpper+passwordLower+passwordDigits+passwordSymbols) != "" {
+			t.Fatalf("password %q has a character outside the classes", pw)
+		}
+		if seen[pw] {
+			t.Fatalf("password %q made twice", pw)
+		}
+		seen[pw] = true
+	}
+}
+
 // POST /users is not idempotent: a 5xx might have created the user, so only 429 is retried.
 func TestCreateUserRetriesOnlyTooManyRequests(t *testing.T) {
 	tests := []struct {
@@ -384,7 +471,7 @@ func TestCreateUserRetriesOnlyTooManyRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sim, c := newSim(t, func(c *Config) { c.CreateMissingUsers = true })
 			sim.FailNext(jamfschool.PatternCreateUser, 1, tt.fault)
-			_, err := c.CreateUser(context.Background(), NewUser{Username: "new.kid", LocationID: 11})
+			_, err := c.CreateUser(context.Background(), newKid)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
 			}
@@ -613,7 +700,7 @@ func TestFailedUserListingIsNotCached(t *testing.T) {
 
 func TestCreatingUsersIsAPolicyOption(t *testing.T) {
 	ctx := context.Background()
-	nu := NewUser{Username: "new.kid", Email: "new@example.org", FirstName: "New", LastName: "Kid", LocationID: 11}
+	nu := newKid
 	t.Run("off by default: CreateUser refuses without a call", func(t *testing.T) {
 		sim, c := newSim(t, nil)
 		if _, err := c.CreateUser(ctx, nu); err == nil || !strings.Contains(err.Error(), "disabled") {
@@ -690,7 +777,7 @@ func TestCreateUserWithoutIDInAnswerReadsTheListing(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := newTestClient(t, srv.URL+"/api", func(c *Config) { c.CreateMissingUsers = true })
-	u, err := c.CreateUser(context.Background(), NewUser{Username: "new.kid", LocationID: 11})
+	u, err := c.CreateUser(context.Background(), newKid)
 	if err != nil || u.ID != 77 {
 		t.Errorf("got %+v %v, want id 77", u, err)
 	}

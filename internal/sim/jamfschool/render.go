@@ -233,11 +233,12 @@ type bulkMigrateResponse struct {
 	DevicesMoveFailed   []string `json:"devicesMoveFailed"`
 }
 
-// createUserResponse: the reference files hold no POST /users answer; the simulator returns the new
-// id next to the code (the client also accepts a "user" object or neither).
+// createUserResponse is {"code":200,"message":"UserCreated","id":1234}, the reply a public client
+// (jamfsync) documents; no captured reply is in testdata.
 type createUserResponse struct {
-	Code int `json:"code"`
-	ID   int `json:"id"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	ID      int    `json:"id"`
 }
 
 func macFor(udid string, salt byte) string {

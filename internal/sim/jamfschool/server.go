@@ -458,9 +458,15 @@ func (s *Server) details(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, flatMessage{Code: 200, Message: "DeviceUpdated"})
 }
 
+// createUser is POST /users. Jamf's own clients (its Go SDK and Terraform provider) always send
+// username, password, email, firstName and lastName; the simulator refuses a body that lacks any of
+// them, or holds only blanks, with the flat error shape {"code":400,"message":"<Field>Required"}
+// (which message the real server gives is not public: only the shape is). Usernames and emails are
+// unique (case-insensitive), as the vendor's user model says.
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Username   string `json:"username"`
+		Password   string `json:"password"`
 		Email      string `json:"email"`
 		FirstName  string `json:"firstName"`
 		LastName   string `json:"lastName"`
@@ -470,9 +476,14 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	if strings.TrimSpace(body.Username) == "" {
-		writeFlat(w, http.StatusBadRequest, "InvalidUsername")
-		return
+	for _, f := range []struct{ name, value string }{
+		{"Username", body.Username}, {"Password", body.Password}, {"Email", body.Email},
+		{"FirstName", body.FirstName}, {"LastName", body.LastName},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			writeFlat(w, http.StatusBadRequest, f.name+"Required")
+			return
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -480,12 +491,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeFlat(w, http.StatusConflict, "UserAlreadyExists")
 		return
 	}
+	if s.userByEmailLocked(body.Email) != nil {
+		writeFlat(w, http.StatusConflict, "EmailAlreadyExists")
+		return
+	}
 	if !s.locationExistsLocked(body.LocationID) {
 		writeFlat(w, http.StatusNotFound, "LocationNotFound")
 		return
 	}
 	u := s.addUserLocked(UserState{LocationID: body.LocationID, Username: body.Username, Email: body.Email,
-		FirstName: body.FirstName, LastName: body.LastName, Notes: body.Notes})
+		FirstName: body.FirstName, LastName: body.LastName, Notes: body.Notes, Password: body.Password})
 	s.logLocked(PatternCreateUser, u.Username, "user", "", strconv.Itoa(u.ID))
-	writeJSON(w, http.StatusOK, createUserResponse{Code: 200, ID: u.ID})
+	writeJSON(w, http.StatusOK, createUserResponse{Code: 200, Message: "UserCreated", ID: u.ID})
 }

@@ -474,13 +474,20 @@ func TestWritesChangeStateAndAreLogged(t *testing.T) {
 					t.Errorf("asset tag %q", d.AssetTag)
 				}
 			}, []Write{{PatternDetails, "UDID-1", "notes", "", "x"}}},
-		{"create user", call{method: "POST", path: "/api/users", body: `{"username":"new.kid","email":"new@example.org","firstName":"New","lastName":"Kid","locationId":11}`}, 200, "",
+		{"create user with the five fields Jamf's clients send", call{method: "POST", path: "/api/users", body: newUserBody("")}, 200, `"message":"UserCreated","id":4`,
 			func(t *testing.T, s *Server) {
-				if u, ok := s.UserByUsername("new.kid"); !ok || u.Name != "New Kid" || u.LocationID != 11 {
+				if u, ok := s.UserByUsername("new.kid"); !ok || u.Name != "New Kid" || u.LocationID != 11 || u.Password != "Secret-1" {
 					t.Errorf("user %+v %v", u, ok)
 				}
 			}, []Write{{PatternCreateUser, "new.kid", "user", "", "4"}}},
-		{"create an existing username is 409", call{method: "POST", path: "/api/users", body: `{"username":"ADA.LOVELACE","locationId":11}`}, 409, "UserAlreadyExists", nil, nil},
+		{"create user without username is refused", call{method: "POST", path: "/api/users", body: newUserBody("username")}, 400, `{"code":400,"message":"UsernameRequired"}`, nil, nil},
+		{"create user without password is refused", call{method: "POST", path: "/api/users", body: newUserBody("password")}, 400, `{"code":400,"message":"PasswordRequired"}`, nil, nil},
+		{"create user without email is refused", call{method: "POST", path: "/api/users", body: newUserBody("email")}, 400, `{"code":400,"message":"EmailRequired"}`, nil, nil},
+		{"create user without first name is refused", call{method: "POST", path: "/api/users", body: newUserBody("firstName")}, 400, `{"code":400,"message":"FirstNameRequired"}`, nil, nil},
+		{"create user without last name is refused", call{method: "POST", path: "/api/users", body: newUserBody("lastName")}, 400, `{"code":400,"message":"LastNameRequired"}`, nil, nil},
+		{"create user with a blank password is refused", call{method: "POST", path: "/api/users", body: strings.Replace(newUserBody(""), `"Secret-1"`, `"  "`, 1)}, 400, "PasswordRequired", nil, nil},
+		{"create an existing username is 409", call{method: "POST", path: "/api/users", body: strings.Replace(newUserBody(""), `"new.kid"`, `"ADA.LOVELACE"`, 1)}, 409, "UserAlreadyExists", nil, nil},
+		{"create an existing email is 409", call{method: "POST", path: "/api/users", body: strings.Replace(newUserBody(""), `"new@example.org"`, `"ADA@example.org"`, 1)}, 409, "EmailAlreadyExists", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -497,6 +504,18 @@ func TestWritesChangeStateAndAreLogged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newUserBody is a POST /users body with the five fields Jamf's clients send, less the one named.
+func newUserBody(without string) string {
+	fields := map[string]any{"username": "new.kid", "password": "Secret-1", "email": "new@example.org",
+		"firstName": "New", "lastName": "Kid", "locationId": 11}
+	delete(fields, without)
+	b, err := json.Marshal(fields)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 func TestBulkMigrateSortsDevicesIntoTheFourLists(t *testing.T) {
