@@ -69,6 +69,8 @@ type Server struct {
 	nextUserID   int
 	locations    []LocationState
 	writes       []Write
+	wire         map[string][]WireFault // queued by InjectNext
+	wireServed   int
 }
 
 type credential struct{ networkID, apiKey string }
@@ -145,27 +147,36 @@ func (s *Server) setDenied(pattern string, denied bool) {
 // route registers h behind auth, protocol and permission checks.
 func (s *Server) route(pattern string, h http.HandlerFunc) {
 	s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) {
-		id, key, ok := r.BasicAuth()
-		s.mu.Lock()
-		denied, known := s.keys[credential{id, key}]
-		refused := ok && known && denied[pattern]
-		s.mu.Unlock()
-		if !ok || !known {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Jamf School API"`)
-			writePlain(w, http.StatusUnauthorized, "Unauthorized")
+		if f, ok := s.nextWire(pattern); ok {
+			serveWire(w, r, f, func(w http.ResponseWriter, r *http.Request) { s.serveAuthorized(pattern, h, w, r) })
 			return
 		}
-		if v := r.Header.Get("X-Server-Protocol-Version"); !s.protocols[v] {
-			writePlain(w, http.StatusBadRequest, fmt.Sprintf("Unsupported X-Server-Protocol-Version %q", v))
-			return
-		}
-		if refused {
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]any{
-				"code": 405, "message": fmt.Sprintf("Requested method (%s) not allowed using this API key", r.Method)}})
-			return
-		}
-		h(w, r)
+		s.serveAuthorized(pattern, h, w, r)
 	})
+}
+
+// serveAuthorized runs h behind the auth, protocol and permission checks.
+func (s *Server) serveAuthorized(pattern string, h http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
+	id, key, ok := r.BasicAuth()
+	s.mu.Lock()
+	denied, known := s.keys[credential{id, key}]
+	refused := ok && known && denied[pattern]
+	s.mu.Unlock()
+	if !ok || !known {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Jamf School API"`)
+		writePlain(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	if v := r.Header.Get("X-Server-Protocol-Version"); !s.protocols[v] {
+		writePlain(w, http.StatusBadRequest, fmt.Sprintf("Unsupported X-Server-Protocol-Version %q", v))
+		return
+	}
+	if refused {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]any{
+			"code": 405, "message": fmt.Sprintf("Requested method (%s) not allowed using this API key", r.Method)}})
+		return
+	}
+	h(w, r)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
