@@ -101,6 +101,10 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
 		}
 		sites = append(sites, s.Site)
 	}
+	if js := spec.Target.JamfSchool; js != nil && js.CreateMissingUsers {
+		p.CreateMissingUsers = true
+		p.NewUserPassword = tmpl("target.jamfSchool.newUserPassword", js.NewUserPassword)
+	}
 	if spec.Target.JamfSchool != nil {
 		// Jamf School devices have no position, room or department: those rules do not apply (the Ready
 		// condition says so), rather than being reported as a difference on every device of every run.

@@ -354,8 +354,20 @@ type JamfSchoolTarget struct {
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
 
 	// CreateMissingUsers creates a Jamf School user for a student who has none, instead of skipping the device.
+	// The user gets the student's username, first and last name and email (from Destiny's checkout, else the
+	// roster) and a password from newUserPassword, or a random one.
 	// +optional
 	CreateMissingUsers bool `json:"createMissingUsers,omitempty"`
+
+	// NewUserPassword is the password rule of users created by createMissingUsers: a Go template over the
+	// same data model as the naming rules (.DistrictID, .FirstName, .LastName, .Grade, ...), for example
+	// "{{.DistrictID}}{{initial .FirstName}}{{initial .LastName}}". Empty: each user gets a random password of
+	// 20 characters (upper and lower case letters, digits, symbols), which nobody sees: reset it in Jamf School
+	// when a student needs to sign in. The rendered password is never logged, stored in status or events, or
+	// put in an error.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	NewUserPassword string `json:"newUserPassword,omitempty"`
 
 	// Insecure allows an http:// URL, for a lab or test server only: credentials then cross the network
 	// in clear. The policy's Ready condition warns while it is set. TLS certificates are always verified.

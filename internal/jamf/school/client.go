@@ -3,10 +3,15 @@
 // endpoint to rename a device or enable Lost Mode: the client reports those as *UnsupportedError
 // (errors.Is(err, ErrUnsupportedByTarget)) instead of pretending.
 //
-// Auth is HTTP Basic with the network id and API key, and every request carries
-// X-Server-Protocol-Version. Requests are bounded by MaxConcurrency; idempotent requests (every GET,
-// PUT owner, PUT migrate, POST details, which set absolute values) are retried on 429, 5xx, HTML
-// gateway pages and timeouts; POST /users is retried only on 429 (the request was not processed).
+// It stands on the shared HTTP layer (internal/httpx): HTTP Basic with the network id and API key is an
+// httpx.BasicAuth RoundTripper, the *http.Client (TLS, same-host redirects only, the manager-wide
+// in-flight limit per host) comes from httpx.NewClient, and retries go through one httpx.Retrier. What
+// stays here is Jamf School's own: the endpoints, X-Server-Protocol-Version, decoding, and classify,
+// which says per attempt whether an answer is done, worth another try or final. Idempotent requests
+// (every GET, PUT owner, PUT migrate, POST details, which set absolute values) are retried on 429, 5xx,
+// HTML gateway pages, truncated bodies, resets and timeouts; POST /users only on 429 (the request was
+// not processed). A redirect to another host or from https to http, or a body over the size cap, is
+// final. MaxConcurrency bounds this client's requests in flight.
 package school
 
 import (
@@ -42,13 +47,20 @@ type Config struct {
 	ProtocolVersion string
 	// MaxConcurrency bounds requests in flight from this client (default 5).
 	MaxConcurrency int
-	// HTTPClient defaults to httpx.NewHTTPClient(DefaultTimeout, MaxConcurrency, nil).
+	// HTTPClient is the target's client from httpx.NewClient (the manager passes one sharing its
+	// per-host limits); default httpx.NewClient with DefaultTimeout and MaxConcurrency connections. The
+	// client adds Basic authentication on top of it.
 	HTTPClient *http.Client
-	// Backoff between retries (default httpx.DefaultBackoff); a Retry-After is honoured up to Backoff.Max.
+	// Backoff between retries (default httpx.DefaultBackoff).
 	Backoff httpx.Backoff
 	// MaxRetries is the number of retries after the first attempt: 0 means DefaultMaxRetries, a
 	// negative value disables retries.
 	MaxRetries int
+	// MaxRetryAfter caps a server's Retry-After (default httpx.DefaultMaxRetryAfter); a longer one
+	// ends the call.
+	MaxRetryAfter time.Duration
+	// Sleep waits between attempts (default httpx.Sleep); tests inject a recorder.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// CreateMissingUsers lets ResolveUser create a user that does not exist (policy option, off by default).
 	CreateMissingUsers bool
 	// UserAgent is sent as User-Agent when set.
@@ -74,6 +86,7 @@ type Client struct {
 	base    *url.URL
 	hc      *http.Client
 	sem     chan struct{}
+	retrier httpx.Retrier
 	retries int
 
 	usersMu sync.Mutex
@@ -101,18 +114,17 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Backoff == (httpx.Backoff{}) {
 		cfg.Backoff = httpx.DefaultBackoff
 	}
-	retries := cfg.MaxRetries
-	switch {
-	case retries == 0:
-		retries = DefaultMaxRetries
-	case retries < 0:
-		retries = 0
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = DefaultMaxRetries
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = httpx.NewHTTPClient(DefaultTimeout, cfg.MaxConcurrency, nil)
+		hc = httpx.NewClient(httpx.ClientOptions{Timeout: DefaultTimeout, MaxConns: cfg.MaxConcurrency})
 	}
-	return &Client{cfg: cfg, base: u, hc: hc, sem: make(chan struct{}, cfg.MaxConcurrency), retries: retries}, nil
+	networkID, apiKey := cfg.NetworkID, cfg.APIKey
+	hc = httpx.WithTransport(hc, func(rt http.RoundTripper) http.RoundTripper { return httpx.BasicAuth(rt, networkID, apiKey) })
+	r := httpx.Retrier{Backoff: cfg.Backoff, MaxRetries: cfg.MaxRetries, MaxRetryAfter: cfg.MaxRetryAfter, Sleep: cfg.Sleep}
+	return &Client{cfg: cfg, base: u, hc: hc, sem: make(chan struct{}, cfg.MaxConcurrency), retrier: r, retries: r.Retries()}, nil
 }
 
 // String describes the client without its API key (fmt would otherwise print the unexported
@@ -138,7 +150,8 @@ type request struct {
 	idempotent bool
 }
 
-// do runs req with retries and decodes a 2xx JSON answer into out (which must embed envelope or be nil).
+// do runs req through the retrier and decodes a 2xx JSON answer into out (which must embed envelope or
+// be nil).
 func (c *Client) do(ctx context.Context, req request, out any) error {
 	var payload []byte
 	if req.body != nil {
@@ -148,33 +161,15 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 		}
 		payload = b
 	}
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		wait, err := c.once(ctx, req, payload, out)
-		if err == nil {
-			return nil
-		}
-		lastErr = err
-		if ctx.Err() != nil || wait < 0 || attempt >= c.retries {
-			return lastErr
-		}
-		d := c.cfg.Backoff.Delay(attempt)
-		if wait > d {
-			d = min(wait, max(c.cfg.Backoff.Max, d))
-		}
-		if serr := httpx.Sleep(ctx, d); serr != nil {
-			return lastErr
-		}
-	}
+	return c.retrier.Do(ctx, func(ctx context.Context, _ int) httpx.Outcome { return c.once(ctx, req, payload, out) })
 }
 
-// once performs one attempt. wait < 0 means "do not retry"; wait >= 0 is a minimum delay before the
-// next attempt (a Retry-After).
-func (c *Client) once(ctx context.Context, req request, payload []byte, out any) (time.Duration, error) {
+// once performs one attempt and classifies it (see the package doc).
+func (c *Client) once(ctx context.Context, req request, payload []byte, out any) httpx.Outcome {
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return -1, ctx.Err()
+		return httpx.Fail(ctx.Err())
 	}
 	defer func() { <-c.sem }()
 
@@ -188,9 +183,8 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.method, u, body)
 	if err != nil {
-		return -1, fmt.Errorf("jamfschool: %s: build request %s %s: %w", req.op, req.method, req.path, err)
+		return httpx.Fail(fmt.Errorf("jamfschool: %s: build request %s %s: %w", req.op, req.method, req.path, err))
 	}
-	hreq.SetBasicAuth(c.cfg.NetworkID, c.cfg.APIKey)
 	hreq.Header.Set("X-Server-Protocol-Version", c.cfg.ProtocolVersion)
 	hreq.Header.Set("Accept", "application/json")
 	if payload != nil {
@@ -203,55 +197,67 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
 		if ctx.Err() != nil {
-			return -1, ctx.Err()
+			return httpx.Fail(ctx.Err())
 		}
 		te := &TransportError{Op: req.op, Method: req.method, Path: req.path, Timeout: httpx.IsTimeout(ctx, err), Err: redactURLError(err)}
-		if req.idempotent {
-			return 0, te
+		var re *httpx.RedirectError
+		if errors.As(err, &re) {
+			return httpx.Fail(te) // the same redirect again would be refused again
 		}
-		return -1, te
+		return c.transient(req, te, 0)
 	}
 	raw, rerr := httpx.ReadBody(resp.Body)
 	if rerr != nil {
 		if ctx.Err() != nil {
-			return -1, ctx.Err()
+			return httpx.Fail(ctx.Err())
 		}
 		te := &TransportError{Op: req.op, Method: req.method, Path: req.path, Timeout: httpx.IsTimeout(ctx, rerr), Err: fmt.Errorf("reading body: %w", rerr)}
-		if req.idempotent {
-			return 0, te
+		var big *httpx.BodyTooLargeError
+		if errors.As(rerr, &big) {
+			return httpx.Fail(te) // the same answer again would be as large
 		}
-		return -1, te
+		return c.transient(req, te, 0)
 	}
 
-	retryWait := time.Duration(-1)
-	if resp.StatusCode == http.StatusTooManyRequests || (req.idempotent && retryableStatus(resp.StatusCode)) {
-		retryWait = httpx.RetryAfter(resp.Header, time.Now())
+	// 429 means the request was not processed, so even POST /users may be repeated; the other
+	// temporary statuses only for idempotent requests.
+	retry := resp.StatusCode == http.StatusTooManyRequests || (req.idempotent && retryableStatus(resp.StatusCode))
+	classify := func(err error) httpx.Outcome {
+		if retry {
+			return httpx.Again(err, httpx.RetryAfter(resp.Header, time.Now()))
+		}
+		return httpx.Fail(err)
 	}
 	ctype := resp.Header.Get("Content-Type")
 	if httpx.LooksLikeHTML(ctype, raw) {
-		return retryWait, &HTMLError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 120)}
+		return classify(&HTMLError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 120)})
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return retryWait, parseError(req, resp.StatusCode, raw)
+		return classify(parseError(req, resp.StatusCode, raw))
 	}
 	// A 2xx answer: decode. A truncated body on an idempotent request is worth one more try.
-	decodeWait := time.Duration(-1)
-	if req.idempotent {
-		decodeWait = 0
-	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return decodeWait, &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 80), Err: err}
+		return c.transient(req, &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 80), Err: err}, 0)
 	}
 	if env.Code >= 400 {
-		return -1, &APIError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Code: int(env.Code), Message: string(env.Message), Shape: ShapeFlat}
+		return httpx.Fail(&APIError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Code: int(env.Code), Message: string(env.Message), Shape: ShapeFlat})
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return -1, &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 80), Err: err}
+			return httpx.Fail(&DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 80), Err: err})
 		}
 	}
-	return 0, nil
+	return httpx.Done()
+}
+
+// transient is a failure that may have reached the server (a reset, a timeout, a truncated answer):
+// repeated only when the request is idempotent.
+func (c *Client) transient(req request, err error, retryAfter time.Duration) httpx.Outcome {
+	if req.idempotent {
+		return httpx.Again(err, retryAfter)
+	}
+	return httpx.Fail(err)
 }
 
 // parseError turns a non-2xx, non-HTML body into an *APIError of the shape it came in.

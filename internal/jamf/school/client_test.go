@@ -33,6 +33,9 @@ func newTestClient(t *testing.T, baseURL string, mutate func(*Config)) *Client {
 		HTTPClient: &http.Client{Timeout: 5 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		Backoff:    httpx.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond},
 		MaxRetries: 3,
+		// The simulator's 429 asks for 1s: waited for, but shortened here to keep the tests fast
+		// (TestRetryAfterIsHonouredUpToTheCap checks the waits themselves).
+		Sleep: func(ctx context.Context, d time.Duration) error { return httpx.Sleep(ctx, min(d, 2*time.Millisecond)) },
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -347,8 +350,13 @@ func TestNoRetryWhenRetriesDisabledOrErrorIsPermanent(t *testing.T) {
 		{"404 is not retried", 3, func(*jamfschool.Server) {}, func(c *Client) error { _, err := c.Device(context.Background(), "NOPE"); return err }, jamfschool.PatternDevice},
 		{"405 is not retried", 3, func(s *jamfschool.Server) { s.Deny(jamfschool.PatternDevices) }, func(c *Client) error { _, err := c.Devices(context.Background()); return err }, jamfschool.PatternDevices},
 		{"401 is not retried", 3, func(*jamfschool.Server) {}, func(c *Client) error {
-			c.cfg.APIKey = "wrong"
-			_, err := c.Devices(context.Background())
+			cfg := c.cfg
+			cfg.APIKey = "wrong"
+			wrong, err := New(cfg)
+			if err != nil {
+				return nil // fails the case: an error is wanted from the call
+			}
+			_, err = wrong.Devices(context.Background())
 			return err
 		}, jamfschool.PatternDevices},
 		{"negative MaxRetries disables retries", -1, func(s *jamfschool.Server) { s.FailNext(jamfschool.PatternDevices, 1, simhttp.FaultStatus503) },
@@ -368,6 +376,93 @@ func TestNoRetryWhenRetriesDisabledOrErrorIsPermanent(t *testing.T) {
 	}
 }
 
+// newKid is a complete POST /users body.
+var newKid = NewUser{Username: "new.kid", Password: "Kid-Secret-42", Email: "new@example.org", FirstName: "New", LastName: "Kid", LocationID: 11}
+
+// POST /users carries the five fields Jamf's own clients always send; the simulator refuses a body
+// without any of them, so a user created there proves the client sent them.
+func TestCreateUserSendsUsernamePasswordEmailAndNames(t *testing.T) {
+	sim, c := newSim(t, func(c *Config) { c.CreateMissingUsers = true })
+	u, err := c.CreateUser(context.Background(), newKid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := sim.User(u.ID)
+	want := jamfschool.UserState{ID: u.ID, LocationID: 11, Username: "new.kid", Email: "new@example.org", FirstName: "New",
+		LastName: "Kid", Name: "New Kid", Status: "Active", Password: "Kid-Secret-42"}
+	if !ok || st != want {
+		t.Errorf("simulator has %+v, want %+v", st, want)
+	}
+}
+
+// A user missing any required field is refused before any request; the error names the fields and
+// never holds the password.
+func TestCreateUserRefusesAnIncompleteUserWithoutACall(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*NewUser)
+		missing string
+	}{
+		{"no username", func(nu *NewUser) { nu.Username = "" }, "username"},
+		{"no password", func(nu *NewUser) { nu.Password = "" }, "password"},
+		{"blank password", func(nu *NewUser) { nu.Password = "  " }, "password"},
+		{"no email", func(nu *NewUser) { nu.Email = "" }, "email"},
+		{"no first name", func(nu *NewUser) { nu.FirstName = "" }, "firstName"},
+		{"no last name", func(nu *NewUser) { nu.LastName = " " }, "lastName"},
+		{"no names", func(nu *NewUser) { nu.FirstName, nu.LastName = "", "" }, "firstName, lastName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim, c := newSim(t, func(c *Config) { c.CreateMissingUsers = true })
+			nu := newKid
+			tt.mutate(&nu)
+			_, err := c.CreateUser(context.Background(), nu)
+			if err == nil || !strings.Contains(err.Error(), tt.missing+" empty") {
+				t.Fatalf("got %v, want an error naming %s", err, tt.missing)
+			}
+			if strings.Contains(err.Error(), newKid.Password) {
+				t.Errorf("the error shows the password: %v", err)
+			}
+			if n := sim.CallCount(jamfschool.PatternCreateUser); n != 0 {
+				t.Errorf("%d POST /users, want 0", n)
+			}
+		})
+	}
+}
+
+func TestANewUserPrintsWithoutItsPassword(t *testing.T) {
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(format, newKid); strings.Contains(got, newKid.Password) || !strings.Contains(got, "new.kid") {
+			t.Errorf("%s prints %s", format, got)
+		}
+	}
+}
+
+func TestRandomPasswordsAreLongMixedAndDifferent(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		pw, err := RandomPassword()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pw) != PasswordLength || PasswordLength < 16 {
+			t.Fatalf("password of %d characters, want %d (at least 16)", len(pw), PasswordLength)
+		}
+		for _, class := range []string{passwordUpper, passwordLower, passwordDigits, passwordSymbols} {
+			if !strings.ContainsAny(pw, class) {
+				t.Fatalf("password %q has none of %q", pw, class)
+			}
+		}
+		if strings.Trim(pw, passwordUpper+passwordLower+passwordDigits+passwordSymbols) != "" {
+			t.Fatalf("password %q has a character outside the classes", pw)
+		}
+		if seen[pw] {
+			t.Fatalf("password %q made twice", pw)
+		}
+		seen[pw] = true
+	}
+}
+
 // POST /users is not idempotent: a 5xx might have created the user, so only 429 is retried.
 func TestCreateUserRetriesOnlyTooManyRequests(t *testing.T) {
 	tests := []struct {
@@ -384,7 +479,7 @@ func TestCreateUserRetriesOnlyTooManyRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sim, c := newSim(t, func(c *Config) { c.CreateMissingUsers = true })
 			sim.FailNext(jamfschool.PatternCreateUser, 1, tt.fault)
-			_, err := c.CreateUser(context.Background(), NewUser{Username: "new.kid", LocationID: 11})
+			_, err := c.CreateUser(context.Background(), newKid)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
 			}
@@ -613,7 +708,7 @@ func TestFailedUserListingIsNotCached(t *testing.T) {
 
 func TestCreatingUsersIsAPolicyOption(t *testing.T) {
 	ctx := context.Background()
-	nu := NewUser{Username: "new.kid", Email: "new@example.org", FirstName: "New", LastName: "Kid", LocationID: 11}
+	nu := newKid
 	t.Run("off by default: CreateUser refuses without a call", func(t *testing.T) {
 		sim, c := newSim(t, nil)
 		if _, err := c.CreateUser(ctx, nu); err == nil || !strings.Contains(err.Error(), "disabled") {
@@ -690,7 +785,7 @@ func TestCreateUserWithoutIDInAnswerReadsTheListing(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := newTestClient(t, srv.URL+"/api", func(c *Config) { c.CreateMissingUsers = true })
-	u, err := c.CreateUser(context.Background(), NewUser{Username: "new.kid", LocationID: 11})
+	u, err := c.CreateUser(context.Background(), newKid)
 	if err != nil || u.ID != 77 {
 		t.Errorf("got %+v %v, want id 77", u, err)
 	}

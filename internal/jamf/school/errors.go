@@ -141,6 +141,9 @@ const (
 // TargetName is how this target names itself in errors and reports.
 const TargetName = "Jamf School"
 
+// unsupportedReasons: Jamf's Go SDK (jamfschool-go-sdk), Jamf's Terraform provider
+// (terraform-provider-jamfschool) and the public Deno client (deno_jamf_school) show no endpoint for
+// either; docs/jamf-school.md lists what they do offer.
 var unsupportedReasons = map[Field]string{
 	FieldName:     "Jamf School's API has no endpoint to rename a device",
 	FieldLostMode: "Jamf School's API has no endpoint to enable Lost Mode",

@@ -13,30 +13,10 @@ import (
 	"testing"
 )
 
-// referenceDir finds shared/reference/jamf-school/responses: $JAMFSCHOOL_REFERENCE_DIR, or by walking
-// up from the package directory.
+// referenceDir is the directory of the real Jamf School replies (see its README.md).
 func referenceDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("JAMFSCHOOL_REFERENCE_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		for _, cand := range []string{"shared/reference/jamf-school/responses", "reference/jamf-school/responses"} {
-			p := filepath.Join(dir, cand)
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				return p
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("reference/jamf-school/responses not found above the package; set JAMFSCHOOL_REFERENCE_DIR")
-		}
-		dir = parent
-	}
+	return "testdata/responses"
 }
 
 // serveFile answers every request with the reference file, with the status in its name

@@ -450,12 +450,42 @@ type detailsBody struct {
 	AssetTag *string `json:"assetTag,omitempty"`
 }
 
-// NewUser is what CreateUser sends to POST /users.
+// NewUser is what CreateUser sends to POST /users. Username, Password, Email, FirstName and LastName
+// are all required: Jamf's own clients (its Go SDK and Terraform provider) always send the five.
+// String and GoString redact the password, so printing a NewUser never shows it.
 type NewUser struct {
 	Username   string `json:"username"`
-	Email      string `json:"email,omitempty"`
-	FirstName  string `json:"firstName,omitempty"`
-	LastName   string `json:"lastName,omitempty"`
+	Password   string `json:"password"`
+	Email      string `json:"email"`
+	FirstName  string `json:"firstName"`
+	LastName   string `json:"lastName"`
 	LocationID int    `json:"locationId"`
 	Notes      string `json:"notes,omitempty"`
+}
+
+// String shows the new user with the password redacted.
+func (nu NewUser) String() string {
+	pw := ""
+	if nu.Password != "" {
+		pw = "[redacted]"
+	}
+	return fmt.Sprintf("jamfschool.NewUser{Username:%q Password:%s Email:%q FirstName:%q LastName:%q LocationID:%d Notes:%q}",
+		nu.Username, pw, nu.Email, nu.FirstName, nu.LastName, nu.LocationID, nu.Notes)
+}
+
+// GoString redacts too.
+func (nu NewUser) GoString() string { return nu.String() }
+
+// missing names the required fields that are empty or blank, in the order of the body.
+func (nu NewUser) missing() []string {
+	var out []string
+	for _, f := range []struct{ name, value string }{
+		{"username", nu.Username}, {"password", nu.Password}, {"email", nu.Email},
+		{"firstName", nu.FirstName}, {"lastName", nu.LastName},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }

@@ -136,14 +136,17 @@ func (c *Client) userIndex(ctx context.Context) (*userIndex, error) {
 	return c.users, nil
 }
 
-// CreateUser creates a user (POST /users). It fails unless Config.CreateMissingUsers is set. It is
-// not idempotent, so it is retried only on 429. The created user joins the FindUser cache.
+// CreateUser creates a user (POST /users). It fails unless Config.CreateMissingUsers is set, and,
+// without a call, when any of username, password, email, first or last name is empty (the error names
+// them, never the password). It is not idempotent, so it is retried only on 429. The created user
+// joins the FindUser cache.
 func (c *Client) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	if !c.cfg.CreateMissingUsers {
 		return User{}, errors.New("jamfschool: CreateUser: creating users is disabled (policy option createMissingUsers is off)")
 	}
-	if strings.TrimSpace(nu.Username) == "" {
-		return User{}, errors.New("jamfschool: CreateUser: username is required")
+	if m := nu.missing(); len(m) > 0 {
+		return User{}, fmt.Errorf("jamfschool: CreateUser %q: %s empty (Jamf School needs username, password, email, first and last name)",
+			nu.Username, strings.Join(m, ", "))
 	}
 	var resp wireCreateUserResponse
 	if err := c.do(ctx, request{op: "CreateUser", method: "POST", path: "/users", body: nu}, &resp); err != nil {

@@ -2,8 +2,8 @@ package jamfschool
 
 import "strings"
 
-// The wire forms below copy the keys, order and JSON types of the reference files
-// (shared/reference/jamf-school/responses). The list and single-device forms differ on purpose:
+// The wire forms below copy the keys, order and JSON types of the real replies
+// (internal/jamf/school/testdata/responses). The list and single-device forms differ on purpose:
 // model.type is a string in the list and {"value":..} on one device; iCloudBackupEnabled,
 // iTunesStoreLoggedIn are booleans in the list and numbers on one device; iCloudBackupLatest is a
 // string then a number; lastCheckin a string then {date,timezone_type,timezone}; enrollType and
@@ -233,11 +233,12 @@ type bulkMigrateResponse struct {
 	DevicesMoveFailed   []string `json:"devicesMoveFailed"`
 }
 
-// createUserResponse: the reference files hold no POST /users answer; the simulator returns the new
-// id next to the code (the client also accepts a "user" object or neither).
+// createUserResponse is {"code":200,"message":"UserCreated","id":1234}, the reply a public client
+// (jamfsync) documents; no captured reply is in testdata.
 type createUserResponse struct {
-	Code int `json:"code"`
-	ID   int `json:"id"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	ID      int    `json:"id"`
 }
 
 func macFor(udid string, salt byte) string {

@@ -1,6 +1,6 @@
 // Package jamfschool is a faithful Jamf School API simulator: the paths, Basic auth, the
-// X-Server-Protocol-Version header, the response shapes of the reference files in
-// shared/reference/jamf-school/responses (keys and JSON types, including the ones that differ
+// X-Server-Protocol-Version header, the response shapes of the real replies in
+// internal/jamf/school/testdata/responses (keys and JSON types, including the ones that differ
 // between GET /devices and GET /devices/{udid}) and both documented JSON error shapes. It is built on
 // simhttp, so latency, faults, concurrency limits and call counters come with it.
 //
@@ -69,6 +69,8 @@ type Server struct {
 	nextUserID   int
 	locations    []LocationState
 	writes       []Write
+	wire         map[string][]WireFault // queued by InjectNext
+	wireServed   int
 }
 
 type credential struct{ networkID, apiKey string }
@@ -145,27 +147,36 @@ func (s *Server) setDenied(pattern string, denied bool) {
 // route registers h behind auth, protocol and permission checks.
 func (s *Server) route(pattern string, h http.HandlerFunc) {
 	s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) {
-		id, key, ok := r.BasicAuth()
-		s.mu.Lock()
-		denied, known := s.keys[credential{id, key}]
-		refused := ok && known && denied[pattern]
-		s.mu.Unlock()
-		if !ok || !known {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Jamf School API"`)
-			writePlain(w, http.StatusUnauthorized, "Unauthorized")
+		if f, ok := s.nextWire(pattern); ok {
+			serveWire(w, r, f, func(w http.ResponseWriter, r *http.Request) { s.serveAuthorized(pattern, h, w, r) })
 			return
 		}
-		if v := r.Header.Get("X-Server-Protocol-Version"); !s.protocols[v] {
-			writePlain(w, http.StatusBadRequest, fmt.Sprintf("Unsupported X-Server-Protocol-Version %q", v))
-			return
-		}
-		if refused {
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]any{
-				"code": 405, "message": fmt.Sprintf("Requested method (%s) not allowed using this API key", r.Method)}})
-			return
-		}
-		h(w, r)
+		s.serveAuthorized(pattern, h, w, r)
 	})
+}
+
+// serveAuthorized runs h behind the auth, protocol and permission checks.
+func (s *Server) serveAuthorized(pattern string, h http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
+	id, key, ok := r.BasicAuth()
+	s.mu.Lock()
+	denied, known := s.keys[credential{id, key}]
+	refused := ok && known && denied[pattern]
+	s.mu.Unlock()
+	if !ok || !known {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Jamf School API"`)
+		writePlain(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	if v := r.Header.Get("X-Server-Protocol-Version"); !s.protocols[v] {
+		writePlain(w, http.StatusBadRequest, fmt.Sprintf("Unsupported X-Server-Protocol-Version %q", v))
+		return
+	}
+	if refused {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]any{
+			"code": 405, "message": fmt.Sprintf("Requested method (%s) not allowed using this API key", r.Method)}})
+		return
+	}
+	h(w, r)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -458,9 +469,15 @@ func (s *Server) details(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, flatMessage{Code: 200, Message: "DeviceUpdated"})
 }
 
+// createUser is POST /users. Jamf's own clients (its Go SDK and Terraform provider) always send
+// username, password, email, firstName and lastName; the simulator refuses a body that lacks any of
+// them, or holds only blanks, with the flat error shape {"code":400,"message":"<Field>Required"}
+// (which message the real server gives is not public: only the shape is). Usernames and emails are
+// unique (case-insensitive), as the vendor's user model says.
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Username   string `json:"username"`
+		Password   string `json:"password"`
 		Email      string `json:"email"`
 		FirstName  string `json:"firstName"`
 		LastName   string `json:"lastName"`
@@ -470,9 +487,14 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	if strings.TrimSpace(body.Username) == "" {
-		writeFlat(w, http.StatusBadRequest, "InvalidUsername")
-		return
+	for _, f := range []struct{ name, value string }{
+		{"Username", body.Username}, {"Password", body.Password}, {"Email", body.Email},
+		{"FirstName", body.FirstName}, {"LastName", body.LastName},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			writeFlat(w, http.StatusBadRequest, f.name+"Required")
+			return
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -480,12 +502,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeFlat(w, http.StatusConflict, "UserAlreadyExists")
 		return
 	}
+	if s.userByEmailLocked(body.Email) != nil {
+		writeFlat(w, http.StatusConflict, "EmailAlreadyExists")
+		return
+	}
 	if !s.locationExistsLocked(body.LocationID) {
 		writeFlat(w, http.StatusNotFound, "LocationNotFound")
 		return
 	}
 	u := s.addUserLocked(UserState{LocationID: body.LocationID, Username: body.Username, Email: body.Email,
-		FirstName: body.FirstName, LastName: body.LastName, Notes: body.Notes})
+		FirstName: body.FirstName, LastName: body.LastName, Notes: body.Notes, Password: body.Password})
 	s.logLocked(PatternCreateUser, u.Username, "user", "", strconv.Itoa(u.ID))
-	writeJSON(w, http.StatusOK, createUserResponse{Code: 200, ID: u.ID})
+	writeJSON(w, http.StatusOK, createUserResponse{Code: 200, Message: "UserCreated", ID: u.ID})
 }

@@ -17,30 +17,10 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 )
 
-// referenceDir finds shared/reference/jamf-school/responses: $JAMFSCHOOL_REFERENCE_DIR, or by walking
-// up from the package directory.
+// referenceDir is the directory of the real Jamf School replies (see its README.md).
 func referenceDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("JAMFSCHOOL_REFERENCE_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		for _, cand := range []string{"shared/reference/jamf-school/responses", "reference/jamf-school/responses"} {
-			p := filepath.Join(dir, cand)
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				return p
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("reference/jamf-school/responses not found above the package; set JAMFSCHOOL_REFERENCE_DIR")
-		}
-		dir = parent
-	}
+	return filepath.Join("..", "..", "jamf", "school", "testdata", "responses")
 }
 
 func readRef(t *testing.T, name string) any {
@@ -494,13 +474,20 @@ func TestWritesChangeStateAndAreLogged(t *testing.T) {
 					t.Errorf("asset tag %q", d.AssetTag)
 				}
 			}, []Write{{PatternDetails, "UDID-1", "notes", "", "x"}}},
-		{"create user", call{method: "POST", path: "/api/users", body: `{"username":"new.kid","email":"new@example.org","firstName":"New","lastName":"Kid","locationId":11}`}, 200, "",
+		{"create user with the five fields Jamf's clients send", call{method: "POST", path: "/api/users", body: newUserBody("")}, 200, `"message":"UserCreated","id":4`,
 			func(t *testing.T, s *Server) {
-				if u, ok := s.UserByUsername("new.kid"); !ok || u.Name != "New Kid" || u.LocationID != 11 {
+				if u, ok := s.UserByUsername("new.kid"); !ok || u.Name != "New Kid" || u.LocationID != 11 || u.Password != "Secret-1" {
 					t.Errorf("user %+v %v", u, ok)
 				}
 			}, []Write{{PatternCreateUser, "new.kid", "user", "", "4"}}},
-		{"create an existing username is 409", call{method: "POST", path: "/api/users", body: `{"username":"ADA.LOVELACE","locationId":11}`}, 409, "UserAlreadyExists", nil, nil},
+		{"create user without username is refused", call{method: "POST", path: "/api/users", body: newUserBody("username")}, 400, `{"code":400,"message":"UsernameRequired"}`, nil, nil},
+		{"create user without password is refused", call{method: "POST", path: "/api/users", body: newUserBody("password")}, 400, `{"code":400,"message":"PasswordRequired"}`, nil, nil},
+		{"create user without email is refused", call{method: "POST", path: "/api/users", body: newUserBody("email")}, 400, `{"code":400,"message":"EmailRequired"}`, nil, nil},
+		{"create user without first name is refused", call{method: "POST", path: "/api/users", body: newUserBody("firstName")}, 400, `{"code":400,"message":"FirstNameRequired"}`, nil, nil},
+		{"create user without last name is refused", call{method: "POST", path: "/api/users", body: newUserBody("lastName")}, 400, `{"code":400,"message":"LastNameRequired"}`, nil, nil},
+		{"create user with a blank password is refused", call{method: "POST", path: "/api/users", body: strings.Replace(newUserBody(""), `"Secret-1"`, `"  "`, 1)}, 400, "PasswordRequired", nil, nil},
+		{"create an existing username is 409", call{method: "POST", path: "/api/users", body: strings.Replace(newUserBody(""), `"new.kid"`, `"ADA.LOVELACE"`, 1)}, 409, "UserAlreadyExists", nil, nil},
+		{"create an existing email is 409", call{method: "POST", path: "/api/users", body: strings.Replace(newUserBody(""), `"new@example.org"`, `"ADA@example.org"`, 1)}, 409, "EmailAlreadyExists", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -517,6 +504,18 @@ func TestWritesChangeStateAndAreLogged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newUserBody is a POST /users body with the five fields Jamf's clients send, less the one named.
+func newUserBody(without string) string {
+	fields := map[string]any{"username": "new.kid", "password": "Secret-1", "email": "new@example.org",
+		"firstName": "New", "lastName": "Kid", "locationId": 11}
+	delete(fields, without)
+	b, err := json.Marshal(fields)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 func TestBulkMigrateSortsDevicesIntoTheFourLists(t *testing.T) {

@@ -39,6 +39,9 @@ type UserState struct {
 	Domain     string
 	Notes      string
 	Status     string
+	// Password is what POST /users was sent (the simulator keeps it so tests can check the rule that
+	// chose it; Jamf School never returns a password). Users loaded from a district have none.
+	Password string
 }
 
 // LocationState is one location (a district School).
@@ -150,6 +153,16 @@ func (s *Server) userByUsernameLocked(username string) *UserState {
 	k := strings.ToLower(strings.TrimSpace(username))
 	for _, u := range s.users {
 		if strings.ToLower(u.Username) == k {
+			return u
+		}
+	}
+	return nil
+}
+
+func (s *Server) userByEmailLocked(email string) *UserState {
+	k := strings.ToLower(strings.TrimSpace(email))
+	for _, u := range s.users {
+		if k != "" && strings.ToLower(u.Email) == k {
 			return u
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	gosync "sync"
 
 	"github.com/k12dev/devicesync-operator/internal/jamf/school"
+	"github.com/k12dev/devicesync-operator/internal/sync/naming"
 	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
 
@@ -22,6 +23,8 @@ type JamfSchool struct {
 
 	mu        gosync.Mutex
 	locByName map[string]int // lower-case location name -> id
+	locOf     map[string]int // UDID -> location id, as the inventory read it
+	createMu  gosync.Mutex   // one user creation at a time: two devices of one new student make one user
 }
 
 // Name implements Target.
@@ -54,14 +57,13 @@ func (t *JamfSchool) Inventory(ctx context.Context) ([]plan.Device, error) {
 		byID[l.ID] = l.Name
 		byName[strings.ToLower(l.Name)] = l.ID
 	}
-	t.mu.Lock()
-	t.locByName = byName
-	t.mu.Unlock()
+	locOf := make(map[string]int, len(devs))
 	out := make([]plan.Device, 0, len(devs))
 	for _, d := range devs {
 		if d.InTrash {
 			continue
 		}
+		locOf[d.UDID] = d.LocationID
 		pd := plan.Device{Key: d.UDID, RawSerial: d.Serial, Name: d.Name, Managed: d.Managed, Supervised: d.Supervised,
 			Location: byID[d.LocationID]}
 		if o := d.Owner; o != nil {
@@ -69,11 +71,14 @@ func (t *JamfSchool) Inventory(ctx context.Context) ([]plan.Device, error) {
 		}
 		out = append(out, pd)
 	}
+	t.mu.Lock()
+	t.locByName, t.locOf = byName, locOf
+	t.mu.Unlock()
 	return out, nil
 }
 
-// Apply implements Target: the owner, then the location. Both writes are idempotent, so a transient
-// failure is retried.
+// Apply implements Target: the location, then the owner (creating the user when the policy allows it
+// and Jamf School has none). Both writes are idempotent, so a transient failure is retried.
 func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 	s := c.Set
 	if s.Name != nil {
@@ -84,9 +89,7 @@ func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 	}
 	// The location first: it does not depend on the owner, so a missing user does not hold it back.
 	if s.Location != nil {
-		t.mu.Lock()
-		id, ok := t.locByName[strings.ToLower(*s.Location)]
-		t.mu.Unlock()
+		id, ok := t.locationID(*s.Location)
 		if !ok {
 			return fmt.Errorf("Jamf School has no location named %q (check spec.schools[].location)", *s.Location)
 		}
@@ -95,7 +98,7 @@ func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 		}
 	}
 	if s.Username != nil {
-		if err := t.setOwner(ctx, c.DeviceKey, *s.Username); err != nil {
+		if err := t.setOwner(ctx, c, *s.Username); err != nil {
 			if errors.Is(err, school.ErrUserNotFound) {
 				return fmt.Errorf("Jamf School has no user %q to own the device (create it, sync it from Apple School Manager, or set target.jamfSchool.createMissingUsers): %w", *s.Username, err)
 			}
@@ -105,15 +108,94 @@ func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 	return nil
 }
 
-func (t *JamfSchool) setOwner(ctx context.Context, udid, username string) error {
+func (t *JamfSchool) locationID(name string) (int, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.locByName[strings.ToLower(name)]
+	return id, ok
+}
+
+func (t *JamfSchool) setOwner(ctx context.Context, c plan.Change, username string) error {
 	if username == "" {
-		return t.Client.RemoveOwner(ctx, udid)
+		return t.Client.RemoveOwner(ctx, c.DeviceKey)
 	}
-	u, _, err := t.Client.ResolveUser(ctx, username, school.NewUser{Username: username})
+	u, err := t.Client.FindUser(ctx, username)
+	if errors.Is(err, school.ErrUserNotFound) && t.Client.Config().CreateMissingUsers {
+		u, err = t.createUser(ctx, c, username)
+	}
 	if err != nil {
 		return err
 	}
-	return t.Client.SetOwner(ctx, udid, u.ID)
+	return t.Client.SetOwner(ctx, c.DeviceKey, u.ID)
+}
+
+// createUser creates the student's user with the five fields POST /users needs: username, the
+// names and email the plan carries (Destiny's, else the roster's), and a password from the policy's
+// rule or a random one. Creations are serialised and re-check the listing, so two devices of one new
+// student make one user. The password is never logged or put in an error.
+func (t *JamfSchool) createUser(ctx context.Context, c plan.Change, username string) (school.User, error) {
+	t.createMu.Lock()
+	defer t.createMu.Unlock()
+	if u, err := t.Client.FindUser(ctx, username); !errors.Is(err, school.ErrUserNotFound) {
+		return u, err
+	}
+	o := c.Owner
+	if o == nil {
+		return school.User{}, fmt.Errorf("cannot create Jamf School user %q: the plan carries no student data for it (the policy's target.jamfSchool.createMissingUsers is off)", username)
+	}
+	pw, err := newUserPassword(o)
+	if err != nil {
+		return school.User{}, fmt.Errorf("cannot create Jamf School user %q: %w", username, err)
+	}
+	loc, ok := t.newUserLocation(c)
+	if !ok {
+		return school.User{}, fmt.Errorf("cannot create Jamf School user %q: the device's location is unknown", username)
+	}
+	u, err := t.Client.CreateUser(ctx, school.NewUser{Username: username, Password: pw, Email: o.Email,
+		FirstName: o.FirstName, LastName: o.LastName, LocationID: loc})
+	if err != nil {
+		// The request may have created the user all the same (a 5xx or a lost answer): forget the
+		// listing, so a retry looks the user up again instead of creating it twice.
+		t.Client.ResetUserCache()
+		return school.User{}, fmt.Errorf("cannot create Jamf School user %q for the student: %w", username, err)
+	}
+	return u, nil
+}
+
+// newUserLocation is the location a created user joins: the device's new location, else its current one.
+func (t *JamfSchool) newUserLocation(c plan.Change) (int, bool) {
+	if c.Set.Location != nil {
+		return t.locationID(*c.Set.Location)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.locOf[c.DeviceKey]
+	return id, ok
+}
+
+// newUserPassword renders the policy's password rule over the student's data, or makes a random
+// password when there is none. Errors name the rule, never the rendered value.
+func newUserPassword(o *plan.NewOwner) (string, error) {
+	if o.Password == nil {
+		return school.RandomPassword()
+	}
+	pw, err := o.Password.RenderPtr(&o.Data)
+	if err != nil {
+		return "", fmt.Errorf("spec.target.jamfSchool.newUserPassword: %w", unwrapNamingError(err))
+	}
+	if pw == "" {
+		return "", errors.New("spec.target.jamfSchool.newUserPassword rendered an empty password for this student")
+	}
+	return pw, nil
+}
+
+// unwrapNamingError drops naming.Error's rule prefix (the caller names the field).
+func unwrapNamingError(err error) error {
+	var ne *naming.Error
+	if errors.As(err, &ne) {
+		return ne.Err
+	}
+	return err
 }
 
 // transientIf marks the errors Jamf School says are temporary.

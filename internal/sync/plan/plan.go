@@ -70,6 +70,10 @@
 //     Real name and email on a target that cannot write them (Jamf School, where they belong to the owner
 //     record) are not compared when the username changes: they follow the new owner.
 //   - Only differing fields are set; EnforceName goes with every rename.
+//   - With Policy.CreateMissingUsers, a change that assigns a student (a non-empty username written)
+//     carries Change.Owner: Destiny's first and last name and email (the roster's when Destiny has
+//     none), the data model and the password rule, for a target that must create the user. It is not
+//     part of the digest.
 //
 // Output: Changes sorted by serial; Skips by serial, item id, device key, reason; Digest is the sha256
 // of the canonical JSON of Changes. The same inputs, in any order, give the same Plan.
@@ -571,6 +575,9 @@ func (r *rule) finish() {
 	}
 	action := r.action()
 	ch := Change{Serial: r.s, DeviceKey: r.dev.Key, ItemID: r.it.ID, Action: action, Fields: r.fields, Set: r.set, Unsupported: r.unsup}
+	if r.b.p.CreateMissingUsers && r.kind == kindStudent && r.set.Username != nil && *r.set.Username != "" {
+		ch.Owner = r.newOwner(*r.set.Username)
+	}
 	r.b.plan.Changes = append(r.b.plan.Changes, ch)
 	c.Changed++
 	c.ByAction[action]++
@@ -613,6 +620,17 @@ func (r *rule) action() string {
 		}
 	}
 	return ActionRenamed
+}
+
+// newOwner describes the student a change assigns: Destiny's names and email, else the roster's.
+func (r *rule) newOwner(username string) *NewOwner {
+	o := &NewOwner{Username: username, FirstName: strings.TrimSpace(r.data.FirstName), LastName: strings.TrimSpace(r.data.LastName),
+		Email: strings.TrimSpace(r.data.Email), Data: r.data, Password: r.b.p.NewUserPassword}
+	if st := r.it.Borrower.Roster; st != nil {
+		o.FirstName = cmp.Or(o.FirstName, strings.TrimSpace(st.GivenName))
+		o.LastName = cmp.Or(o.LastName, strings.TrimSpace(st.FamilyName))
+	}
+	return o
 }
 
 // The rules a matched pair can take, for naming the change.

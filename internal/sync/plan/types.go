@@ -67,6 +67,12 @@ type Policy struct {
 	Location LocationRules
 	LostMode LostMode
 	Target   Capabilities
+	// CreateMissingUsers says the target may create the user a change assigns when it does not exist
+	// (Jamf School's createMissingUsers): each such change then carries its NewOwner.
+	CreateMissingUsers bool
+	// NewUserPassword renders the password of a user so created; nil: the target picks a random one. It
+	// travels in NewOwner and is rendered only when a user is created.
+	NewUserPassword *naming.Template
 }
 
 // School is one spec.schools entry.
@@ -237,6 +243,21 @@ type Change struct {
 	Set Set
 	// Unsupported are the fields that differ but the target cannot write (reported, not written).
 	Unsupported []string `json:",omitempty"`
+	// Owner describes the student a change assigns (Set.Username non-empty) when the policy lets the
+	// target create missing users (Policy.CreateMissingUsers), so that it can: it is not part of the
+	// digest, the status or the log.
+	Owner *NewOwner `json:"-"`
+}
+
+// NewOwner is what a target needs to create the user a change assigns: the names and email from
+// Destiny's checkout (the roster's when Destiny has none), the student's data model and the policy's
+// password rule.
+type NewOwner struct {
+	Username, FirstName, LastName, Email string
+	// Data is the student's data model, for the password rule.
+	Data naming.Data
+	// Password is Policy.NewUserPassword (nil: random).
+	Password *naming.Template
 }
 
 // FieldChange is one written field. Lost Mode reads "on", "off" or "unknown".
