@@ -225,6 +225,7 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	// What an earlier attempt (a blocked plan, a run taken over) recorded is replaced by this execution's.
 	run.Status.Blocked, run.Status.Changes, run.Status.ChangesOmitted, run.Status.Errors = nil, nil, 0, nil
 	run.Status.Summary, run.Status.CompletionTime = dsv1.RunSummary{}, nil
+	run.Status.Schools, run.Status.FixList = nil, nil
 	msg := fmt.Sprintf("reading Destiny and %s", targetName(s.policy))
 	switch {
 	case s.takenOver:

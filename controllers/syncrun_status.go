@@ -64,6 +64,10 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		eventType, reason, note = "Warning", "RunFailed", s.failMessage
 	default:
 		fillFromReport(s, st)
+		if err := r.writeFixList(ctx, s, st); err != nil {
+			log.FromContext(ctx).Error(err, "writing the run's fix list", "run", run.Name)
+			r.event(run, s.policy, "Warning", "FixListNotWritten", "Execute", "the per-school fix list could not be written: "+err.Error())
+		}
 		switch rep.Outcome {
 		case engine.Blocked:
 			st.Phase, st.CompletionTime = dsv1.PhaseBlocked, nil

@@ -141,6 +141,21 @@ type SyncRunStatus struct {
 	// +optional
 	ChangesOmitted int32 `json:"changesOmitted,omitempty"`
 
+	// Schools counts, per Destiny site, the items and devices a person must fix before the run can sync
+	// them (no serial, duplicate serial, not in Jamf, unsupervised, ...), by reason. "-" holds MDM devices
+	// that belong to no Destiny item (NotInDestiny).
+	// +kubebuilder:validation:MaxItems=500
+	// +listType=map
+	// +listMapKey=site
+	// +optional
+	Schools []SchoolFixes `json:"schools,omitempty"`
+
+	// FixList names the ConfigMap (owned by this run, deleted with it) that holds the complete fix list as
+	// CSV: site, serial, barcode, item, device, reason, problem, what to do. Read it with
+	// kubectl get configmap -n NAMESPACE NAME -o jsonpath='{.data.fixlist\.csv}'
+	// +optional
+	FixList *FixListReference `json:"fixList,omitempty"`
+
 	// Errors lists run-level and device errors, at most 50.
 	// +kubebuilder:validation:MaxItems=50
 	// +listType=atomic
@@ -155,6 +170,31 @@ type SyncRunStatus struct {
 	// +patchMergeKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// SchoolFixes counts what one school's librarian or technician must fix.
+type SchoolFixes struct {
+	// Site is the Destiny site short name ("-" for devices that belong to no Destiny item).
+	Site string `json:"site"`
+	// ToFix is the number of items and devices to fix.
+	ToFix int32 `json:"toFix"`
+	// ByReason counts them by skip reason.
+	// +optional
+	ByReason map[string]int32 `json:"byReason,omitempty"`
+}
+
+// FixListReference names a run's fix list.
+type FixListReference struct {
+	// ConfigMap is the name of the ConfigMap in the run's namespace.
+	ConfigMap string `json:"configMap"`
+	// Key is the data key holding the CSV (fixlist.csv).
+	Key string `json:"key"`
+	// Rows is the number of rows in the CSV (without the header).
+	Rows int32 `json:"rows"`
+	// Omitted is the number of rows left out to keep the ConfigMap under its size limit (the counts in
+	// status.schools still include them).
+	// +optional
+	Omitted int32 `json:"omitted,omitempty"`
 }
 
 // Progress counts applied changes.
