@@ -166,7 +166,7 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 	rep := s.report
 	c := rep.Plan.Counts
 	st.Summary = dsv1.RunSummary{
-		DestinyItems: int32(c.Items), MDMDevices: int32(c.Devices), Matched: int32(c.Matched), InSync: int32(c.InSync),
+		DestinyItems: int32(c.Items), RosterRows: int32(c.RosterRows), MDMDevices: int32(c.Devices), Matched: int32(c.Matched), InSync: int32(c.InSync),
 		Changed: int32(c.Changed), Failed: int32(rep.FailedChanges), Skipped: int32(len(rep.Plan.Skips)),
 		ByAction: int32Map(c.ByAction), ByReason: int32Map(c.ByReason),
 	}

@@ -152,6 +152,7 @@ func TestDefaultsFillAMinimalPolicy(t *testing.T) {
 		{"safety.maxChanges", s.Safety.MaxChanges.String(), "25%"},
 		{"safety.maxClears", s.Safety.MaxClears.String(), "10%"},
 		{"safety.maxSourceShrink", s.Safety.MaxSourceShrink.String(), "20%"},
+		{"safety.maxRosterShrink", fmt.Sprint(s.Safety.MaxRosterShrink), "20%"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -245,6 +246,11 @@ func TestPolicyValidation(t *testing.T) {
 			name:   "a clear budget over 100 percent is rejected",
 			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Safety.MaxClears = intOrString("101%") },
 			want:   []string{"spec.safety.maxClears", "a percentage from 0% to 100%"},
+		},
+		{
+			name:   "a roster shrink budget over 100 percent is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Safety.MaxRosterShrink = intOrString("120%") },
+			want:   []string{"spec.safety.maxRosterShrink", "safety.maxRosterShrink must be a count of 0 or more or a percentage from 0% to 100%"},
 		},
 		{
 			name:   "an empty school map is rejected",
