@@ -94,16 +94,16 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	last := r.lastGood(ctx, s)
 	stop := r.writeProgress(runCtx, cancel, s)
 	rep, _ := engine.Execute(runCtx, engine.Run{
-		Policy:         s.compiled.Policy,
-		Safety:         s.compiled.Safety,
-		Source:         s.conn.Source,
-		Target:         s.conn.Target,
-		DryRun:         s.mode == dsv1.ModeDryRun,
-		ApprovedDigest: s.approvedDigest,
+		Policy:             s.compiled.Policy,
+		Safety:             s.compiled.Safety,
+		Source:             s.conn.Source,
+		Target:             s.conn.Target,
+		DryRun:             s.mode == dsv1.ModeDryRun,
+		ApprovedDigest:     s.approvedDigest,
 		LastGoodItems:      last.Items,
 		LastGoodRosterRows: last.RosterRows,
-		Progress:       stop.update,
-		Retry:          r.RetryPause,
+		Progress:           stop.update,
+		Retry:              r.RetryPause,
 	})
 	deleted := stop.wait()
 	if ctx.Err() != nil || deleted || runCtx.Err() != nil {
