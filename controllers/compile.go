@@ -120,6 +120,7 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
 			MaxChanges:      budget("maxChanges", spec.Safety.MaxChanges),
 			MaxClears:       budget("maxClears", spec.Safety.MaxClears),
 			MaxSourceShrink: budget("maxSourceShrink", spec.Safety.MaxSourceShrink),
+			MaxRosterShrink: budget("maxRosterShrink", spec.Safety.MaxRosterShrink),
 		},
 		Query: destiny.ItemQuery{ResourceTypes: src.ResourceTypes, SiteShortNames: sites, SerialField: src.SerialNumberField},
 	}

@@ -77,6 +77,18 @@ func TestCompilePolicy(t *testing.T) {
 			},
 		},
 		{
+			name: "the roster shrink budget is compiled like the others",
+			mutate: func(s *dsv1.DeviceSyncPolicySpec) {
+				pct := intstr.FromString("15%")
+				s.Safety.MaxRosterShrink = &pct
+			},
+			check: func(t *testing.T, c *compiled) {
+				if c.Safety.MaxRosterShrink == nil || c.Safety.MaxRosterShrink.String() != "15%" {
+					t.Errorf("safety.maxRosterShrink %v, want 15%%", c.Safety.MaxRosterShrink)
+				}
+			},
+		},
+		{
 			name: "the Destiny query names the policy's resource types and sites",
 			check: func(t *testing.T, c *compiled) {
 				if strings.Join(c.Query.SiteShortNames, ",") != "LHS" || strings.Join(c.Query.ResourceTypes, ",") != "iPad" {

@@ -169,7 +169,8 @@ func (r *DeviceSyncPolicyReconciler) computeRunStatus(s *policyScope) {
 		if good := run.Status.Phase == dsv1.PhaseSucceeded || run.Status.Phase == dsv1.PhasePartiallyFailed; good &&
 			run.Status.Mode != dsv1.ModeDryRun && run.Status.Summary.DestinyItems > 0 &&
 			(st.LastGoodSource == nil || !at.Before(&st.LastGoodSource.Time)) {
-			st.LastGoodSource = &dsv1.SourceBaseline{Items: run.Status.Summary.DestinyItems, Run: run.Name, Time: at}
+			st.LastGoodSource = &dsv1.SourceBaseline{Items: run.Status.Summary.DestinyItems, RosterRows: run.Status.Summary.RosterRows,
+				Run: run.Name, Time: at}
 		}
 		switch run.Status.Phase {
 		case dsv1.PhaseSucceeded:

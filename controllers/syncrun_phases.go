@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	gosync "sync"
 	"strings"
+	gosync "sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -103,19 +103,21 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		return r.finish(ctx, s)
 	}
 
+	last := r.lastGood(ctx, s)
 	stop := r.writeProgress(runCtx, cancel, s)
 	execCtx, cancelDeadline := context.WithDeadline(runCtx, s.deadline(r.MaxRunTimeout))
 	defer cancelDeadline()
 	rep, _ := engine.Execute(execCtx, engine.Run{
-		Policy:         s.compiled.Policy,
-		Safety:         s.compiled.Safety,
-		Source:         s.conn.Source,
-		Target:         s.conn.Target,
-		DryRun:         s.mode == dsv1.ModeDryRun,
-		ApprovedDigest: s.approvedDigest,
-		LastGoodItems:  r.lastGoodItems(ctx, s),
-		Progress:       stop.update,
-		Retry:          r.RetryPause,
+		Policy:             s.compiled.Policy,
+		Safety:             s.compiled.Safety,
+		Source:             s.conn.Source,
+		Target:             s.conn.Target,
+		DryRun:             s.mode == dsv1.ModeDryRun,
+		ApprovedDigest:     s.approvedDigest,
+		LastGoodItems:      last.Items,
+		LastGoodRosterRows: last.RosterRows,
+		Progress:           stop.update,
+		Retry:              r.RetryPause,
 	})
 	deleted := stop.wait()
 	if ctx.Err() != nil || deleted || runCtx.Err() != nil {
@@ -265,17 +267,17 @@ func (r *SyncRunReconciler) connect(ctx context.Context, s *runScope) error {
 	return nil
 }
 
-// lastGoodItems is the number of Destiny items the policy's latest good Enforce run read (0 when none):
-// the baseline of safety.maxSourceShrink. The policy records it in status.lastGoodSource; a newer good run
-// still in the history (its policy not yet reconciled) counts too.
-func (r *SyncRunReconciler) lastGoodItems(ctx context.Context, s *runScope) int {
-	best, items := time.Time{}, 0
+// lastGood is the number of Destiny items and roster students the policy's latest good Enforce run read
+// (0 when none): the baseline of safety.maxSourceShrink and maxRosterShrink. The policy records it in
+// status.lastGoodSource; a newer good run still in the history (its policy not yet reconciled) counts too.
+func (r *SyncRunReconciler) lastGood(ctx context.Context, s *runScope) plan.Baseline {
+	best, last := time.Time{}, plan.Baseline{}
 	if b := s.policy.Status.LastGoodSource; b != nil {
-		best, items = b.Time.Time, int(b.Items)
+		best, last = b.Time.Time, plan.Baseline{Items: int(b.Items), RosterRows: int(b.RosterRows)}
 	}
 	var runs dsv1.SyncRunList
 	if err := r.List(ctx, &runs, client.InNamespace(s.run.Namespace), client.MatchingLabels{dsv1.PolicyLabel: policyLabelValue(s.policy.Name)}); err != nil {
-		return items
+		return last
 	}
 	for i := range runs.Items {
 		o := &runs.Items[i]
@@ -284,10 +286,11 @@ func (r *SyncRunReconciler) lastGoodItems(ctx context.Context, s *runScope) int 
 			continue
 		}
 		if o.Status.CompletionTime.After(best) {
-			best, items = o.Status.CompletionTime.Time, int(o.Status.Summary.DestinyItems)
+			best = o.Status.CompletionTime.Time
+			last = plan.Baseline{Items: int(o.Status.Summary.DestinyItems), RosterRows: int(o.Status.Summary.RosterRows)}
 		}
 	}
-	return items
+	return last
 }
 
 // progressWriter writes the latest progress at most every interval, from its own goroutine, so the

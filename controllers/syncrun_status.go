@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,10 +19,22 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
 )
 
-// Bounds of the lists in a run's status (the API's MaxItems); the complete list is in the logs.
+// Bounds of a run's status, so that it stays far below etcd's limit on one object (1.5 MiB) whatever the
+// systems return: 200 changes of the longest values, 50 errors of the longest messages and the
+// conditions serialise to well under 512 KiB. The complete list and the full values are in the logs.
 const (
+	// maxStatusChanges and maxStatusErrors are the API's MaxItems.
 	maxStatusChanges = 200
 	maxStatusErrors  = 50
+	// maxStatusValue is the most runes of a serial, device id, old or new value, change message or device
+	// error in the status (a longer one is cut, ending in an ellipsis).
+	maxStatusValue = 256
+	// maxStatusRunError is the most runes of a run-level error, in status.errors and the conditions.
+	maxStatusRunError = 1024
+	// maxStatusChangeBytes bounds the JSON of status.changes: values full of characters JSON escapes take
+	// six bytes a rune, so 200 changes of 256-rune values could pass 1.5 MiB. The changes past the
+	// bound are counted in changesOmitted, like those past maxStatusChanges.
+	maxStatusChangeBytes = 256 << 10
 )
 
 // Change results in status.changes.
@@ -54,8 +68,44 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		st.Mode = s.mode
 	}
 	meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionReconciling)
+	eventType, reason, note := finalStatus(s, now)
+	if s.report != nil {
+		if err := r.writeFixList(ctx, s, st); err != nil {
+			log.FromContext(ctx).Error(err, "writing the run's fix list", "run", run.Name)
+			r.event(run, s.policy, "Warning", "FixListNotWritten", "Execute", "the per-school fix list could not be written: "+err.Error())
+		}
+	}
+	err := r.writeStatus(ctx, run, orig)
+	if err == nil || errors.Is(err, errReplaced) {
+		r.running.markStarted(run.UID, true)
+	}
+	if err != nil {
+		if errors.Is(err, errReplaced) {
+			log.FromContext(ctx).Info("run deleted or replaced before its result was written: result dropped", "run", run.Name)
+			return nil
+		}
+		return err
+	}
+	r.event(run, s.policy, eventType, reason, "Execute", note)
+	if s.policy != nil {
+		r.event(s.policy, run, eventType, reason, "Execute", run.Name+": "+note)
+	}
+	r.observe(s)
+	if s.report != nil {
+		if err := r.supersedeBlocked(ctx, s); err != nil {
+			log.FromContext(ctx).Error(err, "superseding the policy's older Blocked runs")
+		}
+	}
+	return nil
+}
 
-	eventType, reason, note := "Normal", "", ""
+// finalStatus sets the phase, the summary, the bounded lists and the conditions of a finished run, from
+// the engine's report or the failure that stopped the run before the engine ran, and returns the event
+// to record.
+func finalStatus(s *runScope, now metav1.Time) (eventType, reason, note string) {
+	run := s.run
+	st := &run.Status
+	eventType = "Normal"
 	switch rep := s.report; {
 	case rep == nil:
 		st.Phase, st.CompletionTime = dsv1.PhaseFailed, &now
@@ -64,10 +114,6 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		eventType, reason, note = "Warning", "RunFailed", s.failMessage
 	default:
 		fillFromReport(s, st)
-		if err := r.writeFixList(ctx, s, st); err != nil {
-			log.FromContext(ctx).Error(err, "writing the run's fix list", "run", run.Name)
-			r.event(run, s.policy, "Warning", "FixListNotWritten", "Execute", "the per-school fix list could not be written: "+err.Error())
-		}
 		switch rep.Outcome {
 		case engine.Blocked:
 			st.Phase, st.CompletionTime = dsv1.PhaseBlocked, nil
@@ -99,7 +145,7 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 			st.Phase, st.CompletionTime = dsv1.PhaseFailed, &now
 			msg := "run failed"
 			if rep.Err != nil {
-				msg = rep.Err.Error()
+				msg = statusText(rep.Err.Error(), maxStatusRunError)
 			}
 			why := ReasonRunFailed
 			if s.failReason != "" {
@@ -113,28 +159,7 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionFailed)
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionBlocked)
 	}
-	err := r.writeStatus(ctx, run, orig)
-	if err == nil || errors.Is(err, errReplaced) {
-		r.running.markStarted(run.UID, true)
-	}
-	if err != nil {
-		if errors.Is(err, errReplaced) {
-			log.FromContext(ctx).Info("run deleted or replaced before its result was written: result dropped", "run", run.Name)
-			return nil
-		}
-		return err
-	}
-	r.event(run, s.policy, eventType, reason, "Execute", note)
-	if s.policy != nil {
-		r.event(s.policy, run, eventType, reason, "Execute", run.Name+": "+note)
-	}
-	r.observe(s)
-	if s.report != nil {
-		if err := r.supersedeBlocked(ctx, s); err != nil {
-			log.FromContext(ctx).Error(err, "superseding the policy's older Blocked runs")
-		}
-	}
-	return nil
+	return eventType, reason, note
 }
 
 // ReasonSuperseded ends a Blocked run that a newer run of its policy made out of date.
@@ -174,8 +199,8 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 	rep := s.report
 	c := rep.Plan.Counts
 	st.Summary = dsv1.RunSummary{
-		DestinyItems: int32(c.Items), MDMDevices: int32(c.Devices), Matched: int32(c.Matched), InSync: int32(c.InSync),
-		Changed: int32(c.Changed), Failed: int32(rep.FailedChanges), Skipped: int32(len(rep.Plan.Skips)),
+		DestinyItems: int32(c.Items), RosterRows: int32(c.RosterRows), MDMDevices: int32(c.Devices), Matched: int32(c.Matched),
+		InSync: int32(c.InSync), Changed: int32(c.Changed), Failed: int32(rep.FailedChanges), Skipped: int32(len(rep.Plan.Skips)),
 		ByAction: int32Map(c.ByAction), ByReason: int32Map(c.ByReason),
 	}
 	if rep.Outcome != engine.Blocked && rep.Outcome != engine.Planned {
@@ -184,6 +209,7 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 
 	// Failed changes first, so that the bounded list always shows them.
 	changes := make([]dsv1.Change, 0, min(len(rep.Plan.Changes), maxStatusChanges))
+	size := 0
 	var failedFirst, rest []int
 	for i, ch := range rep.Plan.Changes {
 		if s.attempted[ch.DeviceKey] != nil {
@@ -197,15 +223,21 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 			break
 		}
 		ch := rep.Plan.Changes[i]
-		out := dsv1.Change{Serial: ch.Serial, Device: ch.DeviceKey, Action: ch.Action, Result: s.changeResult(ch.DeviceKey)}
+		out := dsv1.Change{Serial: statusText(ch.Serial, maxStatusValue), Device: statusText(ch.DeviceKey, maxStatusValue),
+			Action: ch.Action, Result: s.changeResult(ch.DeviceKey)}
 		for _, f := range ch.Fields {
-			out.Fields = append(out.Fields, dsv1.FieldChange{Field: f.Field, Old: f.Old, New: f.New})
+			out.Fields = append(out.Fields, dsv1.FieldChange{Field: f.Field, Old: statusText(f.Old, maxStatusValue), New: statusText(f.New, maxStatusValue)})
 		}
 		if err := s.attempted[ch.DeviceKey]; err != nil {
-			out.Message = truncate(err.Error(), 512)
+			out.Message = statusText(err.Error(), maxStatusValue)
 		} else if len(ch.Unsupported) > 0 {
 			out.Message = "not written, the target cannot: " + strings.Join(ch.Unsupported, ", ")
 		}
+		b, err := json.Marshal(out)
+		if err != nil || size+len(b) > maxStatusChangeBytes {
+			break
+		}
+		size += len(b)
 		changes = append(changes, out)
 	}
 	st.Changes = changes
@@ -213,14 +245,15 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 
 	var errs []dsv1.RunError
 	if rep.Err != nil {
-		errs = append(errs, dsv1.RunError{Reason: ReasonRunFailed, Message: truncate(rep.Err.Error(), 1024)})
+		errs = append(errs, dsv1.RunError{Reason: ReasonRunFailed, Message: statusText(rep.Err.Error(), maxStatusRunError)})
 	}
 	for _, i := range failedFirst {
 		ch := rep.Plan.Changes[i]
-		errs = append(errs, dsv1.RunError{Serial: ch.Serial, Reason: "ApplyFailed", Message: truncate(s.attempted[ch.DeviceKey].Error(), 512)})
+		errs = append(errs, dsv1.RunError{Serial: statusText(ch.Serial, maxStatusValue), Reason: "ApplyFailed",
+			Message: statusText(s.attempted[ch.DeviceKey].Error(), maxStatusValue)})
 	}
 	for _, w := range rep.Warnings {
-		errs = append(errs, dsv1.RunError{Reason: "SourceWarning", Message: truncate(w, 512)})
+		errs = append(errs, dsv1.RunError{Reason: "SourceWarning", Message: statusText(w, maxStatusValue)})
 	}
 	if len(errs) > maxStatusErrors {
 		more := len(errs) - maxStatusErrors + 1
@@ -301,4 +334,23 @@ func int32Map(m map[string]int) map[string]int32 {
 func setCondition(run *dsv1.SyncRun, typ string, status metav1.ConditionStatus, reason, msg string) {
 	meta.SetStatusCondition(&run.Status.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason,
 		Message: truncate(msg, 32768), ObservedGeneration: run.Generation})
+}
+
+// statusText is s cut to at most n runes, ending in an ellipsis when cut: a value as long as a system
+// sends must not make the status too large for etcd (the log keeps it whole).
+func statusText(s string, n int) string {
+	if len(s) <= n { // bytes >= runes
+		return s
+	}
+	i, count := 0, 0
+	for i = range s {
+		if count == n-1 {
+			if utf8.RuneCountInString(s[i:]) <= 1 {
+				return s // exactly n runes
+			}
+			return s[:i] + "…"
+		}
+		count++
+	}
+	return s
 }

@@ -615,6 +615,15 @@ type Safety struct {
 	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="safety.maxSourceShrink must be a count of 0 or more or a percentage from 0% to 100% (like \"20%\")"
 	// +optional
 	MaxSourceShrink *intstr.IntOrString `json:"maxSourceShrink,omitempty"`
+
+	// MaxRosterShrink blocks a run when the roster (spec.source.roster) has this much fewer students than
+	// the last successful run's roster had, as a count or a percentage: a roster cut short (a partial SIS
+	// export) must not reassign devices. Not checked without a roster. Default 20%.
+	// +kubebuilder:default="20%"
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="safety.maxRosterShrink must be a count of 0 or more or a percentage from 0% to 100% (like \"20%\")"
+	// +optional
+	MaxRosterShrink *intstr.IntOrString `json:"maxRosterShrink,omitempty"`
 }
 
 // DeviceSyncPolicyStatus is what the controllers observed of a policy and its runs.
@@ -671,9 +680,9 @@ type DeviceSyncPolicyStatus struct {
 	// +optional
 	LastHandledRunNow string `json:"lastHandledRunNow,omitempty"`
 
-	// LastGoodSource is how many Destiny items the latest Enforce run that read Destiny successfully
-	// (Succeeded or PartiallyFailed) saw: the baseline of safety.maxSourceShrink. It outlives the history
-	// limits, so the guard never switches itself off.
+	// LastGoodSource is how many Destiny items (and roster students) the latest Enforce run that read
+	// Destiny successfully (Succeeded or PartiallyFailed) saw: the baseline of safety.maxSourceShrink and
+	// safety.maxRosterShrink. It outlives the history limits, so the guards never switch themselves off.
 	// +optional
 	LastGoodSource *SourceBaseline `json:"lastGoodSource,omitempty"`
 }
@@ -682,6 +691,9 @@ type DeviceSyncPolicyStatus struct {
 type SourceBaseline struct {
 	// Items is the number of Destiny items the run read.
 	Items int32 `json:"items"`
+	// RosterRows is the number of students the run's roster had (absent when the policy had no roster).
+	// +optional
+	RosterRows int32 `json:"rosterRows,omitempty"`
 	// Run is the SyncRun's name.
 	Run string `json:"run"`
 	// Time is when the run completed.

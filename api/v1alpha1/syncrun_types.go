@@ -215,6 +215,9 @@ type RunSummary struct {
 	// DestinyItems is the number of Destiny items read.
 	// +optional
 	DestinyItems int32 `json:"destinyItems,omitempty"`
+	// RosterRows is the number of students the policy's roster had (absent without a roster).
+	// +optional
+	RosterRows int32 `json:"rosterRows,omitempty"`
 	// MDMDevices is the number of MDM devices read.
 	// +optional
 	MDMDevices int32 `json:"mdmDevices,omitempty"`
@@ -238,14 +241,15 @@ type RunSummary struct {
 	// +optional
 	ByAction map[string]int32 `json:"byAction,omitempty"`
 	// ByReason counts skips and reports by reason: NoSerial, NotInJamf, Unmanaged, Unsupervised,
-	// DuplicateSerial, NoRuleForStatus, TemplateError, NotInDestiny, UnsupportedByTarget, ...
+	// DuplicateSerial, NoRuleForStatus, TemplateError, NotInDestiny, UnsupportedByTarget, NoUsername,
+	// NotInRoster (an active student the policy's roster has no row for: the device is not touched), ...
 	// +optional
 	ByReason map[string]int32 `json:"byReason,omitempty"`
 }
 
 // BlockedDetail says why a run is blocked.
 type BlockedDetail struct {
-	// Reason is ChangeBudgetExceeded, ClearBudgetExceeded, SourceEmpty or SourceShrunk.
+	// Reason is ChangeBudgetExceeded, ClearBudgetExceeded, SourceEmpty, SourceShrunk or RosterShrunk.
 	Reason string `json:"reason"`
 	// Message says what the plan would do and which budget it exceeds.
 	Message string `json:"message"`

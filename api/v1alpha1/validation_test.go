@@ -154,6 +154,7 @@ func TestDefaultsFillAMinimalPolicy(t *testing.T) {
 		{"safety.maxSourceShrink", s.Safety.MaxSourceShrink.String(), "20%"},
 		{"runTimeout", s.RunTimeout.Duration, time.Hour},
 		{"source.destiny.insecure", s.Source.Destiny.Insecure, false},
+		{"safety.maxRosterShrink", fmt.Sprint(s.Safety.MaxRosterShrink), "20%"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -247,6 +248,11 @@ func TestPolicyValidation(t *testing.T) {
 			name:   "a clear budget over 100 percent is rejected",
 			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Safety.MaxClears = intOrString("101%") },
 			want:   []string{"spec.safety.maxClears", "a percentage from 0% to 100%"},
+		},
+		{
+			name:   "a roster shrink budget over 100 percent is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Safety.MaxRosterShrink = intOrString("120%") },
+			want:   []string{"spec.safety.maxRosterShrink", "safety.maxRosterShrink must be a count of 0 or more or a percentage from 0% to 100%"},
 		},
 		{
 			name:   "an empty school map is rejected",

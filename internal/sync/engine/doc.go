@@ -8,9 +8,10 @@
 //     patron status, cached between runs, and the optional roster) and the target's whole inventory are
 //     read in bulk, at the same time. No per-device read. A failed read fails the run before any write.
 //  2. Plan: plan.Build, the pure decision table (see package plan).
-//  3. Safety: plan.CheckBudget (empty or shrunken source, maxChanges, maxClears). A plan over budget is not
-//     applied: the run ends Blocked with the plan, unless Run.ApprovedDigest equals the plan's digest, so an
-//     approval covers exactly the plan that was reviewed. Dry run ends here with the full plan.
+//  3. Safety: plan.CheckBudget (empty or shrunken source, shrunken roster, maxChanges, maxClears). A plan
+//     over budget is not applied: the run ends Blocked with the plan, unless Run.ApprovedDigest equals the
+//     plan's digest, so an approval covers exactly the plan that was reviewed. Dry run ends here with the
+//     full plan.
 //  4. Apply: the changes are written with the target's concurrency. Each change is retried (once the
 //     clients' own per-request retries are spent) only when the target says its error is transient and
 //     safe to repeat; an MDM command that may have been sent is never repeated. One failed device never

@@ -54,6 +54,9 @@ type Run struct {
 	// LastGoodItems is the number of source items the last successful run saw (0: unknown), for
 	// safety.maxSourceShrink.
 	LastGoodItems int
+	// LastGoodRosterRows is the number of roster students the last successful run saw (0: unknown or no
+	// roster), for safety.maxRosterShrink.
+	LastGoodRosterRows int
 	// Progress, when set, is called after the plan (Done 0) and after every applied change, from one
 	// goroutine at a time.
 	Progress func(Progress)
@@ -139,10 +142,15 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 
 	start = time.Now()
 	r.Policy.Target = r.Target.Capabilities()
+	if rs, ok := r.Source.(RosterSource); ok && r.Policy.Roster == nil {
+		if rows, configured := rs.RosterRows(); configured {
+			r.Policy.Roster = &plan.Roster{Rows: rows}
+		}
+	}
 	rep.Plan = plan.Build(r.Policy, snap.Items, devices)
 	rep.PlanTime = time.Since(start)
 
-	b := plan.CheckBudget(rep.Plan, r.Safety, r.LastGoodItems)
+	b := plan.CheckBudget(rep.Plan, r.Safety, plan.Baseline{Items: r.LastGoodItems, RosterRows: r.LastGoodRosterRows})
 	if r.DryRun {
 		// A dry run writes nothing, so the budget cannot block it: it ends with the plan, and says whether
 		// an Enforce run of the same plan would be blocked.

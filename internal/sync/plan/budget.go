@@ -10,6 +10,7 @@ import (
 const (
 	BlockedSourceEmpty          = "SourceEmpty"
 	BlockedSourceShrunk         = "SourceShrunk"
+	BlockedRosterShrunk         = "RosterShrunk"
 	BlockedChangeBudgetExceeded = "ChangeBudgetExceeded"
 	BlockedClearBudgetExceeded  = "ClearBudgetExceeded"
 )
@@ -59,11 +60,21 @@ func (b Budget) Limit(of int) int {
 	return max(n, 0)
 }
 
-// Safety is spec.safety. A nil budget is not checked (the CRD defaults all three).
+// Safety is spec.safety. A nil budget is not checked (the CRD defaults all four).
 type Safety struct {
 	MaxChanges      *Budget
 	MaxClears       *Budget
 	MaxSourceShrink *Budget
+	MaxRosterShrink *Budget
+}
+
+// Baseline is what the last successful run read: the measure of the shrink guards. A zero field means
+// there is none (no good run yet, or it had no roster): that guard is not checked.
+type Baseline struct {
+	// Items is the number of Destiny items it read (safety.maxSourceShrink).
+	Items int
+	// RosterRows is the number of students its roster had (safety.maxRosterShrink).
+	RosterRows int
 }
 
 // Blocked says why a plan must not be applied.
@@ -80,16 +91,23 @@ type Violation struct {
 	Reason, Message string
 }
 
-// CheckBudget returns why a plan must not be applied, or nil. lastGoodItems is the number of items the last
-// successful run saw (0 when there is none). Checks, in order:
+// CheckBudget returns why a plan must not be applied, or nil. last is what the last successful run read.
+// Checks, in order:
 //
 //   - SourceEmpty: Destiny returned no items while the MDM has devices (always, whatever the budgets).
 //   - SourceShrunk: Destiny returned more fewer items than maxSourceShrink allows (a percentage is of
-//     lastGoodItems).
+//     last.Items).
+//   - RosterShrunk: the policy's roster has more fewer students than maxRosterShrink allows (a percentage
+//     is of last.RosterRows). Not checked when the policy has no roster or the last good run had none.
 //   - ChangeBudgetExceeded: more changes than maxChanges (a percentage is of matched devices, rounded down).
-//   - ClearBudgetExceeded: more Cleared changes than maxClears (likewise).
-func CheckBudget(pl Plan, s Safety, lastGoodItems int) *Blocked {
+//   - ClearBudgetExceeded: more clearing changes than maxClears (likewise). A change counts once when it
+//     empties at least one field the device had a value in, whatever its action: a returned device
+//     whose user and location are removed (Cleared), and equally an Updated or Reassigned change that
+//     blanks the room, position, building, department, real name or email (Counts.Clears). Lost Mode
+//     turned off and the device name (never empty) are not clears.
+func CheckBudget(pl Plan, s Safety, last Baseline) *Blocked {
 	c := pl.Counts
+	lastGoodItems := last.Items
 	var vs []Violation
 	add := func(reason, format string, args ...any) {
 		vs = append(vs, Violation{Reason: reason, Message: fmt.Sprintf(format, args...)})
@@ -104,13 +122,21 @@ func CheckBudget(pl Plan, s Safety, lastGoodItems int) *Blocked {
 				num(c.Items), num(shrink), num(lastGoodItems), shrink*100/lastGoodItems, limitText(*s.MaxSourceShrink, lastGoodItems, "items"))
 		}
 	}
+	if s.MaxRosterShrink != nil && c.Roster && last.RosterRows > c.RosterRows {
+		shrink := last.RosterRows - c.RosterRows
+		if shrink > s.MaxRosterShrink.Limit(last.RosterRows) {
+			add(BlockedRosterShrunk, "the roster has %s students, %s fewer than the %s of the last successful run (%d%%), over safety.maxRosterShrink %s: "+
+				"a roster cut short must not reassign devices",
+				num(c.RosterRows), num(shrink), num(last.RosterRows), shrink*100/last.RosterRows, limitText(*s.MaxRosterShrink, last.RosterRows, "students"))
+		}
+	}
 	if s.MaxChanges != nil && c.Changed > s.MaxChanges.Limit(c.Matched) {
 		add(BlockedChangeBudgetExceeded, "the plan changes %s of %s matched devices%s, over safety.maxChanges %s",
 			num(c.Changed), num(c.Matched), share(c.Changed, c.Matched), limitText(*s.MaxChanges, c.Matched, "devices"))
 	}
 	if s.MaxClears != nil && c.Clears > s.MaxClears.Limit(c.Matched) {
-		add(BlockedClearBudgetExceeded, "the plan clears the user and location of %s of %s matched devices%s, over safety.maxClears %s",
-			num(c.Clears), num(c.Matched), share(c.Clears, c.Matched), limitText(*s.MaxClears, c.Matched, "devices"))
+		add(BlockedClearBudgetExceeded, "the plan empties fields (user, location, room, position, ...) of %s of %s matched devices%s, %s fields in all, over safety.maxClears %s",
+			num(c.Clears), num(c.Matched), share(c.Clears, c.Matched), num(c.EmptiedFields), limitText(*s.MaxClears, c.Matched, "devices"))
 	}
 	if len(vs) == 0 {
 		return nil

@@ -35,6 +35,9 @@
 //	                                                       The username rendering empty (no roster username and no email)
 //	                                                       skips the device NoUsername: a device a student holds never
 //	                                                       has its user cleared.
+//	    the policy has a roster with no row for the     -> skip NotInRoster: nothing of the device is written. A roster
+//	    student                                            cut short (a partial SIS export) must not turn usernames into
+//	                                                       e-mail addresses or empty rooms and positions (Reassigned).
 //	  status Inactive                                   -> name = naming.standard; user and location untouched (Renamed)
 //	  any other status                                  -> skip PatronLookupFailed ("unknown patron status")
 //	checked out, patron type in neither list            -> skip NoRuleForPatronType
@@ -63,7 +66,8 @@
 //     lookups ignore case, so a case-only difference would be rewritten every run); name, real name, room,
 //     position and location compare exactly. The device's value is trimmed before comparing.
 //   - An empty rendered value clears the field ("" is written). An empty device name is a TemplateError:
-//     a device always has a name.
+//     a device always has a name. A change that empties a field the device had a value in counts
+//     towards Counts.Clears (safety.maxClears), whatever its action.
 //   - Any template that fails to render skips the device with TemplateError (nothing of it is written).
 //   - A field that differs but that the target cannot write (Capabilities) is never written: it is listed
 //     in Change.Unsupported, or, when nothing else differs, the device is skipped UnsupportedByTarget.
@@ -103,6 +107,9 @@ func Build(p Policy, items []Item, devices []Device) Plan {
 			Items: len(items), Devices: len(devices),
 			ByAction: map[string]int{}, ByReason: map[string]int{},
 		}},
+	}
+	if p.Roster != nil {
+		b.plan.Counts.Roster, b.plan.Counts.RosterRows = true, p.Roster.Rows
 	}
 
 	// Serials are indexed by their first holder; the (rare) later holders of a serial go to the dup maps.
@@ -270,6 +277,8 @@ type rule struct {
 	err     error
 	// noUser: the student's username rendered empty (no roster username, no email).
 	noUser bool
+	// emptied counts the fields the change empties (a value on the device, "" wanted).
+	emptied int
 }
 
 func (r *rule) skip(reason, msg string) {
@@ -333,6 +342,12 @@ func (r *rule) checkedOut() {
 	case r.b.students[ptype]:
 		switch strings.ToLower(strings.TrimSpace(br.Status)) {
 		case "", "a", "active", "r", "restricted":
+			if p.Roster != nil && br.Roster == nil {
+				r.skip(ReasonNotInRoster, fmt.Sprintf("the roster has no row for student %s: the device is left as it is rather than "+
+					"have its user, room and position guessed (a roster cut short must not reassign devices); add the student to the roster",
+					cmp.Or(br.DistrictID, br.Email, "(no district id)")))
+				return
+			}
 			r.kind = kindStudent
 			r.data = r.b.borrowerData(r.s, r.it, r.school)
 			r.name(p.Naming.Student)
@@ -506,6 +521,9 @@ func (r *rule) want(field, cur, desired string, fold, supported bool, dst **stri
 	if field == FieldUsername {
 		r.userSet = true
 	}
+	if desired == "" {
+		r.emptied++ // have is not empty here
+	}
 	r.fields = append(r.fields, FieldChange{Field: field, Old: cur, New: desired})
 	v := desired
 	*dst = &v
@@ -581,8 +599,9 @@ func (r *rule) finish() {
 	r.b.plan.Changes = append(r.b.plan.Changes, ch)
 	c.Changed++
 	c.ByAction[action]++
-	if action == ActionCleared {
+	if r.emptied > 0 {
 		c.Clears++
+		c.EmptiedFields += r.emptied
 	}
 	if r.set.LostMode != nil && !r.set.LostMode.Enable && action != ActionLostModeDisabled {
 		c.ByAction[ActionLostModeDisabled]++

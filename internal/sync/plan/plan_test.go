@@ -516,6 +516,37 @@ func TestBuild(t *testing.T) {
 			devices: []Device{adaDevice()},
 			skips:   []wantSkip{{serialA, itemA, devA, ReasonNoUsername}},
 		},
+		// Roster.
+		{
+			name:    "with a roster, an active student it has no row for is skipped NotInRoster: user, room and position are not guessed",
+			policy:  func(p *Policy) { p.Roster = &Roster{Rows: 700} },
+			items:   []Item{item(itemA, serialA, "checked out", borrower(func(b *Borrower) { b.Roster = nil }))},
+			devices: []Device{adaDevice()},
+			skips:   []wantSkip{{serialA, itemA, devA, ReasonNotInRoster}},
+		},
+		{
+			name:    "with a roster, a restricted student it has no row for is skipped NotInRoster too",
+			policy:  func(p *Policy) { p.Roster = &Roster{Rows: 700} },
+			items:   []Item{item(itemA, serialA, "checked out", borrower(func(b *Borrower) { b.Roster, b.Status = nil, "R" }))},
+			devices: []Device{blankDevice()},
+			skips:   []wantSkip{{serialA, itemA, devA, ReasonNotInRoster}},
+		},
+		{
+			name:    "with a roster, a student it has a row for is planned as usual",
+			policy:  func(p *Policy) { p.Roster = &Roster{Rows: 700} },
+			items:   []Item{item(itemA, serialA, "checked out", ada())},
+			devices: []Device{device(adaDevice(), func(d *Device) { d.Name = "iPad" })},
+			changes: []Change{{Serial: serialA, DeviceKey: devA, ItemID: itemA, Action: ActionUpdated,
+				Fields: []FieldChange{fc("name", "iPad", nameA)}, Set: Set{Name: sp(nameA), EnforceName: true}}},
+		},
+		{
+			name:    "with a roster, an inactive student it has no row for is renamed as usual: no user or location is written",
+			policy:  func(p *Policy) { p.Roster = &Roster{Rows: 700} },
+			items:   []Item{item(itemA, serialA, "checked out", borrower(func(b *Borrower) { b.Roster, b.Status = nil, "Inactive" }))},
+			devices: []Device{adaDevice()},
+			changes: []Change{{Serial: serialA, DeviceKey: devA, ItemID: itemA, Action: ActionRenamed,
+				Fields: []FieldChange{fc("name", nameA, stdA)}, Set: Set{Name: sp(stdA), EnforceName: true}}},
+		},
 		// Templates.
 		{
 			name:    "a template that fails to render skips the device with TemplateError",
@@ -702,24 +733,34 @@ func checkInvariants(t *testing.T, p Plan) {
 	for _, s := range p.Skips {
 		switch s.Reason {
 		case ReasonNoRuleForStatus, ReasonNoBorrower, ReasonPatronLookupFailed, ReasonNoRuleForPatronType,
-			ReasonNotStudentDevice, ReasonTemplateError, ReasonUnsupportedByTarget, ReasonNoUsername:
+			ReasonNotStudentDevice, ReasonTemplateError, ReasonUnsupportedByTarget, ReasonNoUsername, ReasonNotInRoster:
 			ruleSkips++
 		}
 	}
 	if c.Matched != c.InSync+c.Changed+ruleSkips {
 		t.Errorf("Matched %d != InSync %d + Changed %d + rule skips %d", c.Matched, c.InSync, c.Changed, ruleSkips)
 	}
-	clears := 0
+	clears, emptied := 0, 0
 	for _, ch := range p.Changes {
-		if ch.Action == ActionCleared {
+		n := 0
+		for _, f := range ch.Fields {
+			if f.New == "" && f.Field != FieldLostMode {
+				n++
+			}
+		}
+		if ch.Action == ActionCleared && n == 0 {
+			t.Errorf("Cleared change %+v empties nothing", ch)
+		}
+		if n > 0 {
 			clears++
 		}
+		emptied += n
 		if len(ch.Fields) == 0 {
 			t.Errorf("change %+v writes nothing", ch)
 		}
 	}
-	if c.Clears != clears {
-		t.Errorf("Clears = %d, %d Cleared changes", c.Clears, clears)
+	if c.Clears != clears || c.EmptiedFields != emptied {
+		t.Errorf("Clears = %d, EmptiedFields = %d; the changes empty %d fields on %d devices", c.Clears, c.EmptiedFields, emptied, clears)
 	}
 	if p.Digest != Digest(p.Changes) || len(p.Digest) != 64 {
 		t.Errorf("Digest %q is not the digest of the changes", p.Digest)
@@ -814,7 +855,7 @@ func TestCounts(t *testing.T) {
 	// Serial 7 is in neither system under one serial (NotInJamf + NotInDestiny); 5 is in transit;
 	// 1 stale name, 2 another user, 3 returned, 4 lost, 8 found, 9 teacher change; the other 12 are in sync.
 	want := Counts{
-		Items: 20, Devices: 20, Matched: 19, InSync: 12, Changed: 6, Clears: 1,
+		Items: 20, Devices: 20, Matched: 19, InSync: 12, Changed: 6, Clears: 1, EmptiedFields: 6,
 		ByAction: map[string]int{ActionUpdated: 1, ActionReassigned: 1, ActionCleared: 1, ActionLostModeEnabled: 1,
 			ActionLostModeDisabled: 1, ActionRenamed: 1},
 		ByReason: map[string]int{ReasonNoRuleForStatus: 1, ReasonNotInJamf: 1, ReasonNotInDestiny: 1},
@@ -832,45 +873,106 @@ func TestByActionCountsLostModeDisabledAlongsideTheRuleAction(t *testing.T) {
 	}
 }
 
+// TestClearsCountEveryEmptiedField: maxClears bounds every change that empties a field the device had a
+// value in, not only Cleared ones.
+func TestClearsCountEveryEmptiedField(t *testing.T) {
+	tests := []struct {
+		name        string
+		item        Item
+		device      Device
+		wantAction  string
+		wantClears  int
+		wantEmptied int
+	}{
+		{"a returned device: one clear, every user and location field it had", item(itemA, serialA, "available", nil), adaDevice(),
+			ActionCleared, 1, 6},
+		{"an Updated change that empties the room counts", item(itemA, serialA, "checked out", borrower(func(b *Borrower) { b.Roster.Homeroom = "" })),
+			adaDevice(), ActionUpdated, 1, 1},
+		{"a Reassigned change that empties the position counts",
+			item(itemA, serialA, "checked out", borrower(func(b *Borrower) { b.Roster.Grade = "" })),
+			device(adaDevice(), func(d *Device) { d.Username = "ghopper" }), ActionReassigned, 1, 1},
+		{"a change that only sets values is not a clear", item(itemA, serialA, "checked out", ada()),
+			device(adaDevice(), func(d *Device) { d.Name = "iPad" }), ActionUpdated, 0, 0},
+		{"Lost Mode turned off is not a clear", item(itemA, serialA, "checked out", ada()),
+			device(adaDevice(), func(d *Device) { d.LostMode = lost(true) }), ActionLostModeDisabled, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Build(defaultPolicy(t), []Item{tt.item}, []Device{tt.device})
+			checkInvariants(t, got)
+			if len(got.Changes) != 1 || got.Changes[0].Action != tt.wantAction {
+				t.Fatalf("changes %s, want one %s", dump(got.Changes), tt.wantAction)
+			}
+			if got.Counts.Clears != tt.wantClears || got.Counts.EmptiedFields != tt.wantEmptied {
+				t.Errorf("Clears %d, EmptiedFields %d; want %d, %d", got.Counts.Clears, got.Counts.EmptiedFields, tt.wantClears, tt.wantEmptied)
+			}
+			blocked := CheckBudget(got, Safety{MaxClears: budget(Count(0))}, Baseline{})
+			if (blocked != nil) != (tt.wantClears > 0) {
+				t.Errorf("maxClears 0: blocked %+v, want blocked %v", blocked, tt.wantClears > 0)
+			}
+		})
+	}
+}
+
 func budget(b Budget) *Budget { return &b }
 
 func TestCheckBudget(t *testing.T) {
 	counts := func(items, devices, matched, changed, clears int) Plan {
 		return Plan{Counts: Counts{Items: items, Devices: devices, Matched: matched, Changed: changed, Clears: clears}}
 	}
-	defaults := Safety{MaxChanges: budget(Percent(25)), MaxClears: budget(Percent(10)), MaxSourceShrink: budget(Percent(20))}
+	roster := func(pl Plan, rows int) Plan {
+		pl.Counts.Roster, pl.Counts.RosterRows = true, rows
+		return pl
+	}
+	defaults := Safety{MaxChanges: budget(Percent(25)), MaxClears: budget(Percent(10)), MaxSourceShrink: budget(Percent(20)),
+		MaxRosterShrink: budget(Percent(20))}
 	tests := []struct {
 		name     string
 		plan     Plan
 		safety   Safety
-		lastGood int
+		lastGood Baseline
 		reasons  []string
 		message  string
 	}{
-		{"a plan within every budget is not blocked", counts(4000, 4000, 4000, 1000, 400), defaults, 4000, nil, ""},
-		{"no items while the MDM has devices blocks SourceEmpty, whatever the budgets", counts(0, 4000, 0, 0, 0), Safety{}, 0, []string{BlockedSourceEmpty},
+		{"a plan within every budget is not blocked", counts(4000, 4000, 4000, 1000, 400), defaults, Baseline{Items: 4000}, nil, ""},
+		{"no items while the MDM has devices blocks SourceEmpty, whatever the budgets", counts(0, 4000, 0, 0, 0), Safety{}, Baseline{}, []string{BlockedSourceEmpty},
 			"Destiny returned no items while the MDM has 4,000 devices"},
-		{"no items and no devices is nothing to do, not blocked", counts(0, 0, 0, 0, 0), defaults, 0, nil, ""},
-		{"fewer items than maxSourceShrink allows blocks SourceShrunk", counts(3000, 4000, 3000, 0, 0), defaults, 4000, []string{BlockedSourceShrunk},
+		{"no items and no devices is nothing to do, not blocked", counts(0, 0, 0, 0, 0), defaults, Baseline{}, nil, ""},
+		{"fewer items than maxSourceShrink allows blocks SourceShrunk", counts(3000, 4000, 3000, 0, 0), defaults, Baseline{Items: 4000}, []string{BlockedSourceShrunk},
 			"Destiny returned 3,000 items, 1,000 fewer than the 4,000 of the last successful run (25%), over safety.maxSourceShrink 20% (800 items)"},
-		{"a shrink exactly at the budget is allowed", counts(3200, 4000, 3200, 0, 0), defaults, 4000, nil, ""},
-		{"a shrink as a count", counts(3900, 4000, 3900, 0, 0), Safety{MaxSourceShrink: budget(Count(50))}, 4000, []string{BlockedSourceShrunk},
+		{"a shrink exactly at the budget is allowed", counts(3200, 4000, 3200, 0, 0), defaults, Baseline{Items: 4000}, nil, ""},
+		{"a shrink as a count", counts(3900, 4000, 3900, 0, 0), Safety{MaxSourceShrink: budget(Count(50))}, Baseline{Items: 4000}, []string{BlockedSourceShrunk},
 			"over safety.maxSourceShrink 50"},
-		{"without a last good run the source cannot shrink", counts(10, 4000, 10, 0, 0), defaults, 0, nil, ""},
+		{"without a last good run the source cannot shrink", counts(10, 4000, 10, 0, 0), defaults, Baseline{}, nil, ""},
 		{"more changes than maxChanges (a percentage of matched devices) blocks ChangeBudgetExceeded", counts(4000, 4000, 4000, 812, 0),
-			Safety{MaxChanges: budget(Percent(10))}, 4000, []string{BlockedChangeBudgetExceeded},
+			Safety{MaxChanges: budget(Percent(10))}, Baseline{Items: 4000}, []string{BlockedChangeBudgetExceeded},
 			"the plan changes 812 of 4,000 matched devices (20%), over safety.maxChanges 10% (400 devices)"},
-		{"changes exactly at the budget are allowed", counts(4000, 4000, 4000, 400, 0), Safety{MaxChanges: budget(Percent(10))}, 0, nil, ""},
-		{"a percentage budget rounds down", counts(19, 19, 19, 2, 0), Safety{MaxChanges: budget(Percent(10))}, 0, []string{BlockedChangeBudgetExceeded},
+		{"changes exactly at the budget are allowed", counts(4000, 4000, 4000, 400, 0), Safety{MaxChanges: budget(Percent(10))}, Baseline{}, nil, ""},
+		{"a percentage budget rounds down", counts(19, 19, 19, 2, 0), Safety{MaxChanges: budget(Percent(10))}, Baseline{}, []string{BlockedChangeBudgetExceeded},
 			"the plan changes 2 of 19 matched devices (10%), over safety.maxChanges 10% (1 devices)"},
-		{"a count budget", counts(4000, 4000, 4000, 201, 0), Safety{MaxChanges: budget(Count(200))}, 0, []string{BlockedChangeBudgetExceeded},
+		{"a count budget", counts(4000, 4000, 4000, 201, 0), Safety{MaxChanges: budget(Count(200))}, Baseline{}, []string{BlockedChangeBudgetExceeded},
 			"the plan changes 201 of 4,000 matched devices (5%), over safety.maxChanges 200"},
-		{"a zero budget blocks any change", counts(10, 10, 10, 1, 0), Safety{MaxChanges: budget(Count(0))}, 0, []string{BlockedChangeBudgetExceeded}, ""},
-		{"more clears than maxClears blocks ClearBudgetExceeded", counts(4000, 4000, 4000, 500, 500), defaults, 4000, []string{BlockedClearBudgetExceeded},
-			"the plan clears the user and location of 500 of 4,000 matched devices (12%), over safety.maxClears 10% (400 devices)"},
-		{"every violation is reported, the first one is the reason", counts(1000, 4000, 1000, 1000, 1000), defaults, 4000,
+		{"a zero budget blocks any change", counts(10, 10, 10, 1, 0), Safety{MaxChanges: budget(Count(0))}, Baseline{}, []string{BlockedChangeBudgetExceeded}, ""},
+		{"more clears than maxClears blocks ClearBudgetExceeded", counts(4000, 4000, 4000, 500, 500), defaults, Baseline{Items: 4000}, []string{BlockedClearBudgetExceeded},
+			"the plan empties fields (user, location, room, position, ...) of 500 of 4,000 matched devices (12%), 0 fields in all, over safety.maxClears 10% (400 devices)"},
+		{"every violation is reported, the first one is the reason", counts(1000, 4000, 1000, 1000, 1000), defaults, Baseline{Items: 4000},
 			[]string{BlockedSourceShrunk, BlockedChangeBudgetExceeded, BlockedClearBudgetExceeded}, "; the plan changes 1,000 of 1,000"},
-		{"an unset budget is not checked", counts(4000, 4000, 4000, 4000, 4000), Safety{}, 4000, nil, ""},
+		{"a roster with fewer students than maxRosterShrink allows blocks RosterShrunk", roster(counts(4000, 4000, 4000, 0, 0), 700), defaults,
+			Baseline{Items: 4000, RosterRows: 1000}, []string{BlockedRosterShrunk},
+			"the roster has 700 students, 300 fewer than the 1,000 of the last successful run (30%), over safety.maxRosterShrink 20% (200 students)"},
+		{"a roster shrink exactly at the budget is allowed", roster(counts(4000, 4000, 4000, 0, 0), 800), defaults,
+			Baseline{Items: 4000, RosterRows: 1000}, nil, ""},
+		{"an empty roster after a good run with one blocks RosterShrunk", roster(counts(4000, 4000, 4000, 0, 0), 0), defaults,
+			Baseline{Items: 4000, RosterRows: 1000}, []string{BlockedRosterShrunk}, "the roster has 0 students, 1,000 fewer"},
+		{"a roster shrink as a count", roster(counts(4000, 4000, 4000, 0, 0), 949), Safety{MaxRosterShrink: budget(Count(50))},
+			Baseline{RosterRows: 1000}, []string{BlockedRosterShrunk}, "over safety.maxRosterShrink 50"},
+		{"without a roster in the last good run the roster cannot shrink", roster(counts(4000, 4000, 4000, 0, 0), 10), defaults,
+			Baseline{Items: 4000}, nil, ""},
+		{"a policy without a roster is not checked against the last good run's", counts(4000, 4000, 4000, 0, 0), defaults,
+			Baseline{Items: 4000, RosterRows: 1000}, nil, ""},
+		{"a shrunken source and roster are both reported", roster(counts(3000, 4000, 3000, 0, 0), 500), defaults,
+			Baseline{Items: 4000, RosterRows: 1000}, []string{BlockedSourceShrunk, BlockedRosterShrunk}, "; the roster has 500 students"},
+		{"an unset budget is not checked", counts(4000, 4000, 4000, 4000, 4000), Safety{}, Baseline{Items: 4000}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ const (
 	ReasonTemplateError       = "TemplateError"
 	ReasonUnsupportedByTarget = "UnsupportedByTarget"
 	ReasonNoUsername          = "NoUsername"
+	ReasonNotInRoster         = "NotInRoster"
 )
 
 // Change actions. Every change carries exactly one (Change.Action); Counts.ByAction also counts
@@ -73,6 +74,17 @@ type Policy struct {
 	// NewUserPassword renders the password of a user so created; nil: the target picks a random one. It
 	// travels in NewOwner and is rendered only when a user is created.
 	NewUserPassword *naming.Template
+	// Roster is the policy's roster, nil when it has none. With a roster, an active student it has no row
+	// for is skipped NotInRoster: a roster cut short must not turn usernames into e-mail addresses and
+	// empty rooms and positions.
+	Roster *Roster
+}
+
+// Roster is what the planner and the budget know of the policy's roster.
+type Roster struct {
+	// Rows is the number of students the roster yielded (rows with a usable key): the measure of
+	// safety.maxRosterShrink.
+	Rows int
 }
 
 // School is one spec.schools entry.
@@ -217,12 +229,19 @@ type Counts struct {
 	// Matched is the devices the rules were applied to: one item and one device with the serial, the
 	// item's site in the policy, the device readable, managed and supervised. Every matched device is
 	// InSync, Changed, or skipped by a rule (NoRuleForStatus, NoBorrower, PatronLookupFailed,
-	// NoRuleForPatronType, NotStudentDevice, TemplateError, UnsupportedByTarget, NoUsername).
+	// NoRuleForPatronType, NotStudentDevice, TemplateError, UnsupportedByTarget, NoUsername, NotInRoster).
 	Matched int
 	InSync  int
 	Changed int
-	// Clears is the number of Cleared changes.
+	// Clears is the number of changes that empty at least one field a device had a value in (username,
+	// real name, email, building, department, room, position): every Cleared change, and any other
+	// change that blanks a field (an Updated change emptying the room). safety.maxClears bounds it.
 	Clears int
+	// EmptiedFields is the number of fields those changes empty, in all.
+	EmptiedFields int
+	// Roster is set when the policy has a roster; RosterRows is then its size (Policy.Roster.Rows).
+	Roster     bool
+	RosterRows int
 	// Unsupported is the number of matched devices with at least one difference the target cannot write
 	// (changed or skipped).
 	Unsupported int
