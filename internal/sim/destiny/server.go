@@ -1,6 +1,6 @@
 // Package destiny is a faithful simulator of the Follett Destiny REST API endpoints this project
 // reads, served from an in-memory district (internal/sim/district). It follows Follett's OpenAPI text
-// in /work/shared/reference/destiny field for field, including the documented quirks: relative
+// (Destiny Open APIs: auth-api.yaml, resources-api.yaml, sites-api.yaml; copies in testdata/) field for field, including the documented quirks: relative
 // @nextLink values that drop the /materials prefix, the includeCurrentCheckout filter and the sort
 // order, $count answering a plain-text integer, and two error shapes (wrapped {"error":{...}} on the
 // auth, resources and circulation endpoints, unwrapped on /sites, as in sites-api.yaml).

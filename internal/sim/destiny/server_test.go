@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,20 +20,14 @@ import (
 
 // ---- reading the vendor's OpenAPI text without a YAML dependency ----
 
+// referenceFile reads one of the vendor's OpenAPI files copied into testdata/ (see testdata/README.md).
 func referenceFile(t *testing.T, name string) []string {
 	t.Helper()
-	_, here, _, _ := runtime.Caller(0)
-	candidates := []string{
-		filepath.Join(filepath.Dir(here), "../../../../shared/reference/destiny", name),
-		filepath.Join("/work/shared/reference/destiny", name),
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("vendor reference %s: %v", name, err)
 	}
-	for _, p := range candidates {
-		if b, err := os.ReadFile(p); err == nil {
-			return strings.Split(string(b), "\n")
-		}
-	}
-	t.Fatalf("reference file %s not found (looked in %v)", name, candidates)
-	return nil
+	return strings.Split(string(b), "\n")
 }
 
 func indentOf(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
