@@ -241,8 +241,10 @@ func (c *Client) get(ctx context.Context, op, subject, path string, q url.Values
 			return req, nil
 		}, service)
 		var e *Error
-		if err != nil && errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized && e.Code == "CODE_EXPIRED_TOKEN" && !renewed {
-			// The documented signal to re-authenticate; once per request.
+		if err != nil && errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized && !renewed {
+			// Any 401 means the token is no longer good: Destiny's own examples answer an expired or
+			// revoked token with CODE_MISSING_INVALID_ACCESS_TOKEN or CODE_INVALID_TOKEN as often as with
+			// CODE_EXPIRED_TOKEN. Drop it, log in again, and resend once per request.
 			c.invalidate(tok)
 			renewed = true
 			continue

@@ -34,6 +34,8 @@ const (
 	KindNetwork Kind = "network error"
 	// KindCanceled: the caller's context ended.
 	KindCanceled Kind = "canceled"
+	// KindAmbiguous: a name (a resource type) matches more than one thing; Error.Message lists them.
+	KindAmbiguous Kind = "ambiguous"
 	// KindInvalidData: an answer was well formed but a value in it is not one this client understands
 	// (for example an unknown patron site status).
 	KindInvalidData Kind = "invalid data"
