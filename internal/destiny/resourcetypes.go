@@ -108,7 +108,7 @@ func (c *Client) ResolveResourceTypes(ctx context.Context, names []string) ([]Re
 	}
 	out := make([]ResourceType, len(names))
 	for i, name := range names {
-		rt, err := resolveResourceType(all, name)
+		rt, err := ResolveResourceType(all, name)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +117,8 @@ func (c *Client) ResolveResourceTypes(ctx context.Context, names []string) ([]Re
 	return out, nil
 }
 
-func resolveResourceType(all []ResourceType, name string) (ResourceType, error) {
+// ResolveResourceType finds name in a hierarchy read by ResourceTypes, as ResolveResourceTypes does.
+func ResolveResourceType(all []ResourceType, name string) (ResourceType, error) {
 	want := splitPath(name)
 	if len(want) == 0 {
 		return ResourceType{}, &Error{Op: OpResolveResourceType, Subject: strconv.Quote(name), Kind: KindNotFound, Message: "empty resource type name"}

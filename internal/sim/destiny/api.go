@@ -577,7 +577,7 @@ func (s *Server) patronStatus(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if p == nil {
+	if p == nil || s.gone[p.DistrictID] {
 		s.mu.Unlock()
 		s.writeError(w, http.StatusNotFound, true, "CODE_NOT_FOUND", "Could not find patron", id)
 		return

@@ -164,6 +164,7 @@ type Server struct {
 	logSeq      int
 	borrowed    map[string][]int // item indexes by borrower; nil after a change
 	maxPage     int
+	gone        map[string]bool // patrons whose status lookup answers 404
 }
 
 // New builds a simulator serving a copy of d.
@@ -349,6 +350,21 @@ func (s *Server) AddItem(it district.Item) {
 	copy(s.items[i+1:], s.items[i:])
 	s.items[i] = it
 	s.borrowed = nil
+}
+
+// RemovePatron makes the patron status lookup of a patron answer 404 while their checkouts stay on
+// the items (a patron record purged or renumbered in Destiny); false when there is no such patron.
+func (s *Server) RemovePatron(districtID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.patrons[districtID] == nil {
+		return false
+	}
+	if s.gone == nil {
+		s.gone = map[string]bool{}
+	}
+	s.gone[districtID] = true
+	return true
 }
 
 // UpdatePatron changes a patron in place; false when there is none.
