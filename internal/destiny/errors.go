@@ -32,6 +32,9 @@ const (
 	KindTimeout Kind = "timeout"
 	// KindNetwork: the connection failed after every retry.
 	KindNetwork Kind = "network error"
+	// KindRedirect: the server redirected to another host or from https to http; the client never
+	// follows such a redirect (a credential or a request would reach a host the policy did not name).
+	KindRedirect Kind = "redirect refused"
 	// KindCanceled: the caller's context ended.
 	KindCanceled Kind = "canceled"
 	// KindAmbiguous: a name (a resource type) matches more than one thing; Error.Message lists them.

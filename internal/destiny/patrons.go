@@ -433,17 +433,14 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 // Resources service (one item) and the Patron Info service (a patron lookup by an id that does not
 // exist: 404 means the service is granted, 403 names it as missing).
 func (c *Client) TestConnection(ctx context.Context) error {
-	c.tokMu.Lock()
-	_, err := c.authenticateLocked(ctx)
-	c.tokMu.Unlock()
-	if err != nil {
+	if err := c.authenticate(ctx); err != nil {
 		return err
 	}
 	if _, _, err := c.get(ctx, "test connection", "Resources service", "/materials/resources/items",
 		url.Values{"$top": {"1"}, "excludeFields": {"itemNotes,historicalNotes,itemFields"}}, ServiceResources); err != nil {
 		return err
 	}
-	_, _, err = c.get(ctx, "test connection", "Patron Info service", "/circulation/patrons/"+url.PathEscape(connectionProbeID)+"/status", nil, ServicePatronInfo)
+	_, _, err := c.get(ctx, "test connection", "Patron Info service", "/circulation/patrons/"+url.PathEscape(connectionProbeID)+"/status", nil, ServicePatronInfo)
 	if err != nil && !errors.Is(err, KindNotFound) {
 		return err
 	}

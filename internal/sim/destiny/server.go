@@ -165,6 +165,7 @@ type Server struct {
 	borrowed    map[string][]int // item indexes by borrower; nil after a change
 	maxPage     int
 	gone        map[string]bool // patrons whose status lookup answers 404
+	wf          wireFaults
 }
 
 // New builds a simulator serving a copy of d.
@@ -207,6 +208,7 @@ func New(d *district.District, opts Options) *Server {
 		nextLink:   opts.NextLink,
 		rejected:   map[string]int{},
 		maxPage:    opts.MaxPageSize,
+		wf:         wireFaults{routes: http.NewServeMux(), queue: map[string][]WireFault{}},
 	}
 	sort.Slice(s.items, func(i, j int) bool { return s.items[i].ID < s.items[j].ID })
 	for i := range d.Patrons {
@@ -219,13 +221,13 @@ func New(d *district.District, opts Options) *Server {
 		s.services[sv] = true
 	}
 	b := s.base
-	s.sim.Handle("POST "+b+"/auth/accessToken", s.accessToken)
-	s.sim.Handle("GET "+b+"/materials/resources/items", s.authorised(ServiceResources, TargetResources, s.allItems))
-	s.sim.Handle("GET "+b+"/materials/resourcetypes", s.authorised(ServiceResources, TargetResources, s.typeHierarchy))
-	s.sim.Handle("GET "+b+"/materials/resourcetypes/{rest...}", s.authorised(ServiceResources, TargetResources, s.typeItems))
-	s.sim.Handle("GET "+b+"/sites", s.authorisedUnwrapped(s.sites))
-	s.sim.Handle("GET "+b+"/sites/{id}", s.authorisedUnwrapped(s.site))
-	s.sim.Handle("GET "+b+"/circulation/patrons/{id}/status", s.authorised(ServicePatronInfo, TargetPatronInfo, s.patronStatus))
+	s.handle("POST "+b+"/auth/accessToken", s.accessToken)
+	s.handle("GET "+b+"/materials/resources/items", s.authorised(ServiceResources, TargetResources, s.allItems))
+	s.handle("GET "+b+"/materials/resourcetypes", s.authorised(ServiceResources, TargetResources, s.typeHierarchy))
+	s.handle("GET "+b+"/materials/resourcetypes/{rest...}", s.authorised(ServiceResources, TargetResources, s.typeItems))
+	s.handle("GET "+b+"/sites", s.authorisedUnwrapped(s.sites))
+	s.handle("GET "+b+"/sites/{id}", s.authorisedUnwrapped(s.site))
+	s.handle("GET "+b+"/circulation/patrons/{id}/status", s.authorised(ServicePatronInfo, TargetPatronInfo, s.patronStatus))
 	return s
 }
 
@@ -246,8 +248,13 @@ func (s *Server) BasePath() string { return s.base }
 // Sim is the fault and counter plumbing.
 func (s *Server) Sim() *simhttp.Server { return s.sim }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.sim.ServeHTTP(w, r) }
+// ServeHTTP serves the API (and any wire fault queued with InjectNext).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveWireFault(w, r) {
+		return
+	}
+	s.sim.ServeHTTP(w, r)
+}
 
 // up answers 503 during an Outage503 and reports whether the request may proceed. Every route
 // calls it first, so outage answers are counted per route like any other.

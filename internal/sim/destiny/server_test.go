@@ -923,3 +923,55 @@ func TestPatronStatusIdentifiers(t *testing.T) {
 		})
 	}
 }
+
+func TestWireFaults(t *testing.T) {
+	d := testDistrict()
+	tests := []struct {
+		name  string
+		fault WireFault
+		check func(t *testing.T, resp *http.Response, body []byte)
+	}{
+		{"a 429 carries the Retry-After asked for", WireFault{Kind: WireRetryAfter, RetryAfter: "86400"}, func(t *testing.T, resp *http.Response, _ []byte) {
+			if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "86400" {
+				t.Errorf("HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}},
+		{"a redirect points at the other host with the same path and query", WireFault{Kind: WireRedirect, Location: "http://elsewhere.example"}, func(t *testing.T, resp *http.Response, _ []byte) {
+			if loc := resp.Header.Get("Location"); resp.StatusCode != 307 || !strings.HasPrefix(loc, "http://elsewhere.example/api/v1/rest/context/destiny/sites?x=1") {
+				t.Errorf("HTTP %d, Location %q", resp.StatusCode, loc)
+			}
+		}},
+		{"a huge body has the size asked for", WireFault{Kind: WireHugeBody, Size: 100000}, func(t *testing.T, resp *http.Response, body []byte) {
+			if resp.StatusCode != 200 || len(body) != 100000 {
+				t.Errorf("HTTP %d, %d bytes", resp.StatusCode, len(body))
+			}
+		}},
+		{"a slow drip still delivers the real answer", WireFault{Kind: WireSlowDrip, Drip: time.Microsecond}, func(t *testing.T, resp *http.Response, body []byte) {
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"value"`) {
+				t.Errorf("HTTP %d: %s", resp.StatusCode, body)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, d, Options{})
+			e.s.InjectNext(e.s.RouteSites(), 1, tt.fault)
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			req, _ := http.NewRequest("GET", e.srv.URL+e.s.BasePath()+"/sites?x=1", nil)
+			req.Header.Set("Authorization", "Bearer "+e.token())
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			tt.check(t, resp, body)
+			if n := e.s.FaultsServed(); n != 1 {
+				t.Errorf("FaultsServed() = %d, want 1", n)
+			}
+			if status, _, _ := e.get("/sites", true); status != 200 {
+				t.Errorf("the next request got HTTP %d: a fault is served once", status)
+			}
+		})
+	}
+}
