@@ -5,7 +5,10 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	// Time zones of schedules resolve on any image, including distroless ones without /usr/share/zoneinfo.
 	_ "time/tzdata"
@@ -21,6 +24,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 )
 
 var scheme = runtime.NewScheme()
@@ -39,6 +43,10 @@ func main() {
 		leaderElect   bool
 		metricsCerts  string
 		rosterRoot    string
+		allowedHosts  string
+		requireLabel  bool
+		leaderNS      string
+		maxRunTimeout time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
@@ -46,13 +54,22 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 rapid-reset and stream-cancellation CVEs).")
 	flag.StringVar(&metricsCerts, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint (for example a cert-manager Secret mounted there); empty: a self-signed certificate generated at start.")
 	flag.StringVar(&rosterRoot, "roster-root", "", "Directory under which policies may read rosters from the file system (spec.source.destiny.roster.path); empty: none.")
-	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so only one replica reconciles at a time.")
+	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so only one replica reconciles at a time (each run also holds its own lease, so runs never execute twice).")
+	flag.StringVar(&leaderNS, "leader-election-namespace", "", "Namespace of the leader election lease; empty: the manager's own namespace in a cluster (required outside one, or use --leader-elect=false).")
+	flag.StringVar(&allowedHosts, "allowed-hosts", "", "Comma-separated hosts policies may name as Destiny or Jamf URLs (host, *.domain, either with :port); empty: any host. See README, Security.")
+	flag.DurationVar(&maxRunTimeout, "max-run-timeout", 0, "Cap on every policy's spec.runTimeout (0: no cap beyond the policy's own, default 1h).")
+	flag.BoolVar(&requireLabel, "require-credentials-label", false, "Read only Secrets labelled devicesync.k12.dev/credentials=true (credentials, rosters, CA bundles).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
+	hosts, err := httpx.ParseAllowedHosts(allowedHosts)
+	if err != nil {
+		setupLog.Error(err, "invalid --allowed-hosts")
+		os.Exit(2)
+	}
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
@@ -74,14 +91,18 @@ func main() {
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "devicesync-operator.devicesync.k12.dev",
+		LeaderElectionNamespace:       leaderNS,
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
+		if leaderElect && leaderNS == "" && strings.Contains(err.Error(), "leader election namespace") {
+			err = fmt.Errorf("%w: outside a cluster, pass --leader-election-namespace=NAMESPACE, or --leader-elect=false (runs still hold their own leases)", err)
+		}
 		setupLog.Error(err, "unable to create manager")
 		os.Exit(1)
 	}
 
-	if err := controllers.Setup(mgr, controllers.Options{RosterRoot: rosterRoot}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{RosterRoot: rosterRoot, AllowedHosts: hosts, RequireCredentialsLabel: requireLabel, MaxRunTimeout: maxRunTimeout}); err != nil {
 		setupLog.Error(err, "unable to create controllers")
 		os.Exit(1)
 	}

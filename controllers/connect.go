@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/destiny"
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 	"github.com/k12dev/devicesync-operator/internal/jamf/pro"
 	"github.com/k12dev/devicesync-operator/internal/jamf/school"
 	"github.com/k12dev/devicesync-operator/internal/roster"
@@ -50,6 +52,8 @@ const (
 	ReasonInvalidTemplate  = "InvalidTemplate"
 	ReasonInvalidRoster    = "InvalidRoster"
 	ReasonInvalidURL       = "InvalidURL"
+	// ReasonSecretNotLabelled: the manager requires the credentials label and the Secret lacks it.
+	ReasonSecretNotLabelled = "SecretNotLabelled"
 )
 
 // Connector builds a policy's clients from its spec and Secrets, read when called (so a rotated secret
@@ -57,9 +61,18 @@ const (
 type Connector struct {
 	// Reader reads Secrets and ConfigMaps (the manager's API reader: Secrets are not cached).
 	Reader client.Reader
-	// HTTPClient, when set, is used by every client (tests point it at simulators). Default: each client's
-	// own, with TLS verified.
-	HTTPClient *http.Client
+	// Transport, when set, carries every request (tests trust their simulators' certificates with it);
+	// the redirect policy, the host limits and the guard still apply. Default: a transport per system
+	// with TLS verified against the system's roots plus the policy's caBundle.
+	Transport http.RoundTripper
+	// Limits caps requests in flight per host across every policy of the manager (Jamf's 5 connections
+	// per server hold for all policies together). Nil: no manager-wide cap (each client keeps its own).
+	Limits *httpx.HostLimits
+	// Guard is the manager's --allowed-hosts and the https-only rule.
+	Guard httpx.Guard
+	// RequireCredentialsLabel makes the manager read only Secrets labelled
+	// devicesync.k12.dev/credentials=true (--require-credentials-label).
+	RequireCredentialsLabel bool
 	// PatronCacheAge bounds how long a patron lookup is reused (default 24h).
 	PatronCacheAge time.Duration
 	// RosterRoot is the directory under which spec.source.destiny.roster.path may point (the manager's
@@ -92,10 +105,15 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 	if ctxName == "" {
 		ctxName = "destiny"
 	}
+	const destinyConcurrency = 10
+	hc, err := c.httpClient(ctx, p.Namespace, "source.destiny", src.URL, src.Insecure, src.CABundle, destinyConcurrency)
+	if err != nil {
+		return nil, err
+	}
 	dc, err := destiny.New(destiny.Config{
 		BaseURL:     strings.TrimRight(src.URL, "/") + "/api/v1/rest/context/" + ctxName,
 		Credentials: destiny.Credentials{ClientID: creds[keyClientID], ClientSecret: creds[keyClientSecret]},
-		HTTPClient:  c.HTTPClient, Concurrency: 10,
+		HTTPClient:  hc, Concurrency: destinyConcurrency,
 	})
 	if err != nil {
 		return nil, &ConfigError{Reason: ReasonInvalidURL, Message: "spec.source.destiny.url: " + err.Error()}
@@ -121,7 +139,11 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 		if conc <= 0 {
 			conc = 5
 		}
-		jc, err := pro.New(pro.Config{BaseURL: t.JamfPro.URL, Auth: auth, MaxConcurrency: conc, HTTPClient: c.HTTPClient})
+		hc, err := c.httpClient(ctx, p.Namespace, "target.jamfPro", t.JamfPro.URL, t.JamfPro.Insecure, t.JamfPro.CABundle, conc)
+		if err != nil {
+			return nil, err
+		}
+		jc, err := pro.New(pro.Config{BaseURL: t.JamfPro.URL, Auth: auth, MaxConcurrency: conc, HTTPClient: hc})
 		if err != nil {
 			return nil, &ConfigError{Reason: ReasonInvalidURL, Message: "spec.target.jamfPro.url: " + err.Error()}
 		}
@@ -131,8 +153,12 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 		if err != nil {
 			return nil, err
 		}
+		hc, err := c.httpClient(ctx, p.Namespace, "target.jamfSchool", t.JamfSchool.URL, t.JamfSchool.Insecure, t.JamfSchool.CABundle, school.DefaultMaxConcurrency)
+		if err != nil {
+			return nil, err
+		}
 		sc, err := school.New(school.Config{BaseURL: t.JamfSchool.URL, NetworkID: s[keyNetworkID], APIKey: s[keyAPIKey],
-			CreateMissingUsers: t.JamfSchool.CreateMissingUsers, HTTPClient: c.HTTPClient})
+			CreateMissingUsers: t.JamfSchool.CreateMissingUsers, HTTPClient: hc})
 		if err != nil {
 			return nil, &ConfigError{Reason: ReasonInvalidURL, Message: "spec.target.jamfSchool.url: " + err.Error()}
 		}
@@ -141,6 +167,72 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 		return nil, &ConfigError{Reason: "NoTarget", Message: "spec.target names neither jamfPro nor jamfSchool"}
 	}
 	return conn, nil
+}
+
+// ReasonHostNotAllowed says a policy's URL is refused by the manager: not https (without insecure), or
+// not in --allowed-hosts.
+const ReasonHostNotAllowed = "HostNotAllowed"
+
+// ReasonInvalidCABundle says a policy's caBundle cannot be read or holds no certificate.
+const ReasonInvalidCABundle = "InvalidCABundle"
+
+// httpClient builds the HTTP client of one system of a policy: the manager's guard on its URL, its CA
+// bundle, and the manager-wide limit of requests in flight to its host.
+func (c *Connector) httpClient(ctx context.Context, ns, path, rawURL string, insecure bool, ca *dsv1.CABundleSource, limit int) (*http.Client, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || u.Host == "" {
+		return nil, &ConfigError{Reason: ReasonInvalidURL, Message: fmt.Sprintf("spec.%s.url: %q is not an absolute URL", path, rawURL)}
+	}
+	if err := c.Guard.Check(u, insecure); err != nil {
+		return nil, &ConfigError{Reason: ReasonHostNotAllowed, Message: fmt.Sprintf("spec.%s.url: %v", path, err)}
+	}
+	opts := httpx.ClientOptions{MaxConns: limit, Limits: c.Limits, Limit: limit, Base: c.Transport}
+	if ca != nil {
+		pem, err := c.caBundle(ctx, ns, path+".caBundle", ca)
+		if err != nil {
+			return nil, err
+		}
+		if opts.RootCAs, err = httpx.CertPool(pem); err != nil {
+			return nil, &ConfigError{Reason: ReasonInvalidCABundle, Message: fmt.Sprintf("spec.%s.caBundle: %v", path, err)}
+		}
+	}
+	return httpx.NewClient(opts), nil
+}
+
+// caBundle reads the PEM bundle a caBundle names.
+func (c *Connector) caBundle(ctx context.Context, ns, path string, ca *dsv1.CABundleSource) ([]byte, error) {
+	ref, kind := ca.ConfigMapRef, "ConfigMap"
+	if ref == nil {
+		ref, kind = ca.SecretRef, "Secret"
+	}
+	key := ref.Key
+	if key == "" {
+		key = "ca.crt"
+	}
+	var data []byte
+	if kind == "Secret" {
+		d, err := c.secretData(ctx, ns, path+".secretRef", ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		data = d[key]
+	} else {
+		var cm corev1.ConfigMap
+		if err := c.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &cm); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, &ConfigError{Reason: ReasonInvalidCABundle, Message: fmt.Sprintf("spec.%s.configMapRef: ConfigMap %s/%s not found", path, ns, ref.Name)}
+			}
+			return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", ns, ref.Name, err)
+		}
+		data = []byte(cm.Data[key])
+		if len(data) == 0 {
+			data = cm.BinaryData[key]
+		}
+	}
+	if len(data) == 0 {
+		return nil, &ConfigError{Reason: ReasonInvalidCABundle, Message: fmt.Sprintf("spec.%s: %s %s/%s has no key %s", path, kind, ns, ref.Name, key)}
+	}
+	return data, nil
 }
 
 func (c *Connector) patronCache(p *dsv1.DeviceSyncPolicy) *destiny.PatronCache {
@@ -220,6 +312,11 @@ func (c *Connector) secretData(ctx context.Context, ns, path, name string) (map[
 			return nil, &ConfigError{Reason: ReasonSecretNotFound, Message: fmt.Sprintf("spec.%s: Secret %s/%s not found", path, ns, name)}
 		}
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
+	}
+	if c.RequireCredentialsLabel && s.Labels[dsv1.CredentialsLabel] != "true" {
+		return nil, &ConfigError{Reason: ReasonSecretNotLabelled, Message: fmt.Sprintf(
+			"spec.%s: Secret %s/%s lacks the label %s=true, which this manager requires on every Secret it reads (--require-credentials-label): label it if this policy may use it",
+			path, ns, name, dsv1.CredentialsLabel)}
 	}
 	return s.Data, nil
 }

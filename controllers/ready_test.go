@@ -115,6 +115,13 @@ func TestPolicyReadiness(t *testing.T) {
 			wantStalled: true,
 		},
 		{
+			name:        "a policy allowing plain http is Ready and warns, naming the flag",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Target.JamfPro.Insecure = true },
+			wantReady:   true,
+			wantReason:  "Ready",
+			wantMessage: []string{"warning", "spec.target.jamfPro.insecure", "in clear"},
+		},
+		{
 			name:        "a Jamf School policy is Ready and warns about the fields Jamf School cannot write",
 			school:      true,
 			wantReady:   true,
@@ -130,7 +137,7 @@ func TestPolicyReadiness(t *testing.T) {
 			wantStalled: true,
 		},
 	}
-	v := &controllers.ConnectionValidator{Connector: &controllers.Connector{Reader: k8s}}
+	v := &controllers.ConnectionValidator{Connector: &controllers.Connector{Reader: k8s, Transport: e.transport}}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := e.policy("ready-"+string(rune('a'+i)), tc.school)

@@ -7,14 +7,28 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/k12dev/devicesync-operator/internal/clock"
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 )
 
 // Options configure both controllers.
 type Options struct {
 	// Clock is the time of the schedules and runs (nil: the wall clock).
 	Clock clock.Clock
-	// HTTPClient, when set, is used by every Destiny and Jamf client (nil: each client's own, TLS verified).
-	HTTPClient *http.Client
+	// Transport, when set, carries every Destiny and Jamf request (tests trust their simulators with it);
+	// nil: a transport per system with TLS verified.
+	Transport http.RoundTripper
+	// AllowedHosts are the manager's --allowed-hosts patterns (empty: any host).
+	AllowedHosts []string
+	// HostLimits caps requests in flight per host across every policy (nil: a new registry).
+	HostLimits *httpx.HostLimits
+	// RequireCredentialsLabel: read only Secrets labelled devicesync.k12.dev/credentials=true.
+	RequireCredentialsLabel bool
+	// Identity names this manager in run leases (empty: host name and a random suffix).
+	Identity string
+	// RunLeaseDuration is how long a run's lease lasts without renewal (zero: DefaultRunLeaseDuration).
+	RunLeaseDuration time.Duration
+	// MaxRunTimeout caps every policy's spec.runTimeout (zero: no cap).
+	MaxRunTimeout time.Duration
 	// ProgressInterval bounds how often a run's progress is written (zero: DefaultProgressInterval).
 	ProgressInterval time.Duration
 	// RetestInterval is how long a successful connection test is trusted (zero: DefaultRetestInterval).
@@ -34,7 +48,12 @@ type Options struct {
 // Connector (so a policy's runs share its Destiny patron cache) reading Secrets through the manager's
 // API reader: Secrets are read when needed, never cached or watched.
 func Setup(mgr ctrl.Manager, o Options) error {
-	conn := &Connector{Reader: mgr.GetAPIReader(), HTTPClient: o.HTTPClient, RosterRoot: o.RosterRoot}
+	limits := o.HostLimits
+	if limits == nil {
+		limits = httpx.NewHostLimits()
+	}
+	conn := &Connector{Reader: mgr.GetAPIReader(), Transport: o.Transport, RosterRoot: o.RosterRoot, Limits: limits,
+		Guard: httpx.Guard{AllowedHosts: o.AllowedHosts}, RequireCredentialsLabel: o.RequireCredentialsLabel}
 	policies := &DeviceSyncPolicyReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: o.Clock, RetryInterval: o.RetryInterval,
 		Validator: &ConnectionValidator{Connector: conn, Clock: o.Clock, RetestInterval: o.RetestInterval},
@@ -45,6 +64,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	runs := &SyncRunReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: o.Clock, Connector: conn,
 		ProgressInterval: o.ProgressInterval, MaxConcurrentRuns: o.MaxConcurrentRuns, RetryPause: o.RetryPause,
+		Identity: o.Identity, RunLeaseDuration: o.RunLeaseDuration, MaxRunTimeout: o.MaxRunTimeout,
 	}
 	return runs.SetupWithManager(mgr)
 }

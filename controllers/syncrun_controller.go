@@ -67,8 +67,15 @@ type SyncRunReconciler struct {
 	MaxConcurrentRuns int
 	// RetryPause is the pause before the engine retries a transient failure of one change (zero: 2s).
 	RetryPause time.Duration
+	// Identity names this manager in the runs' leases (empty: host name and a random suffix).
+	Identity string
+	// RunLeaseDuration is how long a run's lease stays valid without renewal (zero: DefaultRunLeaseDuration).
+	RunLeaseDuration time.Duration
+	// MaxRunTimeout caps every policy's spec.runTimeout (the manager's --max-run-timeout; zero: no cap).
+	MaxRunTimeout time.Duration
 
 	running executions
+	leases  runLeases
 }
 
 // +kubebuilder:rbac:groups=devicesync.k12.dev,resources=syncruns,verbs=get;list;watch;update;patch
@@ -127,6 +134,13 @@ func (r *SyncRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Identity == "" {
+		r.Identity = newIdentity()
+	}
+	r.leases = runLeases{reader: r.APIReader, client: r.Client, identity: r.Identity, duration: r.RunLeaseDuration}
+	if r.leases.duration <= 0 {
+		r.leases.duration = DefaultRunLeaseDuration
 	}
 	n := r.MaxConcurrentRuns
 	if n <= 0 {

@@ -97,7 +97,11 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 			if rep.Err != nil {
 				msg = rep.Err.Error()
 			}
-			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonRunFailed, msg)
+			why := ReasonRunFailed
+			if s.failReason != "" {
+				why = s.failReason // DeadlineExceeded
+			}
+			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, why, msg)
 			eventType, reason, note = "Warning", "RunFailed", msg
 		}
 	}

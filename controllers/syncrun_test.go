@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 	"github.com/k12dev/devicesync-operator/internal/metrics"
 	destinysim "github.com/k12dev/devicesync-operator/internal/sim/destiny"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
@@ -42,6 +44,14 @@ type runEnv struct {
 	pro     *jamfprosim.Server
 	school  *jamfschoolsim.Server
 	urls    struct{ destiny, pro, school string }
+	// transport trusts the simulators' test certificate (they serve https, as the real systems do).
+	transport http.RoundTripper
+	// limits is the run manager's registry of requests in flight per host.
+	limits *httpx.HostLimits
+	// leaseDuration of the runs' leases in this env's managers (zero: the default).
+	leaseDuration time.Duration
+	// maxRunTimeout caps the policies' runTimeout in this env's managers (zero: no cap).
+	maxRunTimeout time.Duration
 }
 
 func newRunEnv(t *testing.T, devices int) *runEnv {
@@ -56,7 +66,8 @@ func newRunEnv(t *testing.T, devices int) *runEnv {
 	e.destiny = destinysim.New(e.d, destinysim.Options{ClientID: "sync", ClientSecret: "destiny-secret"})
 	e.pro = jamfprosim.New(e.d, jamfprosim.Options{ClientID: "sync", ClientSecret: "jamf-secret"})
 	e.school = jamfschoolsim.New(e.d, jamfschoolsim.Options{})
-	ds, ps, ss := httptest.NewServer(e.destiny), httptest.NewServer(e.pro), httptest.NewServer(e.school)
+	ds, ps, ss := httptest.NewTLSServer(e.destiny), httptest.NewTLSServer(e.pro), httptest.NewTLSServer(e.school)
+	e.transport, e.limits = ds.Client().Transport, httpx.NewHostLimits() // one test certificate for all three
 	t.Cleanup(ds.Close)
 	t.Cleanup(ps.Close)
 	t.Cleanup(ss.Close)
@@ -130,7 +141,7 @@ func (e *runEnv) startRunManager(t *testing.T) (stop func()) {
 		t.Fatal(err)
 	}
 	r := &controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: recorded,
-		Connector: &controllers.Connector{Reader: mgr.GetAPIReader()}, ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
+		Connector: &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits}, RunLeaseDuration: e.leaseDuration, MaxRunTimeout: e.maxRunTimeout, ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

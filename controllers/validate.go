@@ -69,6 +69,7 @@ func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPo
 	}
 	checks := []Check{{Name: "Templates", OK: true}}
 	checks = append(checks, unsupportedFields(p)...)
+	checks = append(checks, insecureConnections(p)...)
 	conn, err := v.Connector.Connect(ctx, p, c.Query)
 	if err != nil {
 		var ce *ConfigError
@@ -218,6 +219,28 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 			Message: fmt.Sprintf("%s: no such %s (known, lower case: %s)", strings.Join(unknown, ", "), what, strings.Join(names, ", "))})
 	}
 	return append(checks, Check{Name: "Schools", OK: true})
+}
+
+// ReasonInsecureConnection warns that a policy allows plain http to one of its systems.
+const ReasonInsecureConnection = "InsecureConnection"
+
+// insecureConnections warns (a passing check with a message) for every system whose insecure flag is set.
+func insecureConnections(p *dsv1.DeviceSyncPolicy) []Check {
+	var fields []string
+	if p.Spec.Source.Destiny.Insecure {
+		fields = append(fields, "spec.source.destiny.insecure")
+	}
+	if t := p.Spec.Target.JamfPro; t != nil && t.Insecure {
+		fields = append(fields, "spec.target.jamfPro.insecure")
+	}
+	if t := p.Spec.Target.JamfSchool; t != nil && t.Insecure {
+		fields = append(fields, "spec.target.jamfSchool.insecure")
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return []Check{{Name: "Transport", OK: true, Reason: ReasonInsecureConnection,
+		Message: "warning: " + strings.Join(fields, " and ") + " allow plain http://: credentials and student data cross the network in clear; use https:// (with caBundle for a private CA) outside a lab"}}
 }
 
 // unsupportedFields warns (a passing check with a message) when a Jamf School policy manages fields

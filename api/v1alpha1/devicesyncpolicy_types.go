@@ -80,6 +80,14 @@ type DeviceSyncPolicySpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Safety Safety `json:"safety,omitempty"`
+
+	// RunTimeout bounds one run from its start: reading, planning and writing. A run still going then
+	// stops, keeps what it had applied, and ends Failed with reason DeadlineExceeded, so a hung server
+	// never holds a policy's runs. Default 1h; at least 1m.
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1m')",message="spec.runTimeout must be a duration of at least 1m, such as 45m or 2h"
+	// +optional
+	RunTimeout *metav1.Duration `json:"runTimeout,omitempty"`
 }
 
 // Schedule is a daily window of runs. Runs fall at window.start, start+every, start+2*every, ... up to
@@ -175,6 +183,8 @@ type Source struct {
 }
 
 // DestinySource is a Follett Destiny server and what to read from it.
+//
+// +kubebuilder:validation:XValidation:rule="self.url.startsWith('https://') || (has(self.insecure) && self.insecure)",message="source.destiny.url must use https:// (set source.destiny.insecure: true only for a lab server: credentials would cross the network in clear)"
 type DestinySource struct {
 	// URL is the Destiny server, for example https://destiny.district.org. The API base becomes
 	// {url}/api/v1/rest/context/{context}.
@@ -194,6 +204,16 @@ type DestinySource struct {
 	// CredentialsSecretRef names a Secret in the policy's namespace with the keys client-id and
 	// client-secret of a Destiny API account that has the Resources and Patron Info services.
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// Insecure allows an http:// URL, for a lab or test server only: credentials then cross the network
+	// in clear. The policy's Ready condition warns while it is set. TLS certificates are always verified.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+
+	// CABundle names the PEM certificates of a private certificate authority that signed this server's
+	// certificate (added to the system's roots), for a district whose server sits behind its own CA.
+	// +optional
+	CABundle *CABundleSource `json:"caBundle,omitempty"`
 
 	// ResourceTypes are the Destiny resource types whose items are synchronised, for example iPad.
 	// +kubebuilder:validation:MinItems=1
@@ -289,6 +309,8 @@ type Target struct {
 }
 
 // JamfProTarget is a Jamf Pro server.
+//
+// +kubebuilder:validation:XValidation:rule="self.url.startsWith('https://') || (has(self.insecure) && self.insecure)",message="target.jamfPro.url must use https:// (set target.jamfPro.insecure: true only for a lab server: credentials would cross the network in clear)"
 type JamfProTarget struct {
 	// URL is the Jamf Pro server, for example https://district.jamfcloud.com.
 	// +kubebuilder:validation:MinLength=1
@@ -306,9 +328,21 @@ type JamfProTarget struct {
 	// +kubebuilder:validation:Maximum=20
 	// +optional
 	MaxConcurrency int32 `json:"maxConcurrency,omitempty"`
+
+	// Insecure allows an http:// URL, for a lab or test server only: credentials then cross the network
+	// in clear. The policy's Ready condition warns while it is set. TLS certificates are always verified.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+
+	// CABundle names the PEM certificates of a private certificate authority that signed this server's
+	// certificate (added to the system's roots), for a district whose server sits behind its own CA.
+	// +optional
+	CABundle *CABundleSource `json:"caBundle,omitempty"`
 }
 
 // JamfSchoolTarget is a Jamf School instance.
+//
+// +kubebuilder:validation:XValidation:rule="self.url.startsWith('https://') || (has(self.insecure) && self.insecure)",message="target.jamfSchool.url must use https:// (set target.jamfSchool.insecure: true only for a lab server: credentials would cross the network in clear)"
 type JamfSchoolTarget struct {
 	// URL is the Jamf School API, for example https://district.jamfcloud.com/api.
 	// +kubebuilder:validation:MinLength=1
@@ -322,6 +356,43 @@ type JamfSchoolTarget struct {
 	// CreateMissingUsers creates a Jamf School user for a student who has none, instead of skipping the device.
 	// +optional
 	CreateMissingUsers bool `json:"createMissingUsers,omitempty"`
+
+	// Insecure allows an http:// URL, for a lab or test server only: credentials then cross the network
+	// in clear. The policy's Ready condition warns while it is set. TLS certificates are always verified.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+
+	// CABundle names the PEM certificates of a private certificate authority that signed this server's
+	// certificate (added to the system's roots), for a district whose server sits behind its own CA.
+	// +optional
+	CABundle *CABundleSource `json:"caBundle,omitempty"`
+}
+
+// CABundleSource names PEM certificates in exactly one of a ConfigMap or a Secret of the policy's namespace.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.configMapRef) != has(self.secretRef)",message="caBundle needs exactly one of configMapRef or secretRef"
+type CABundleSource struct {
+	// ConfigMapRef names a ConfigMap holding the bundle.
+	// +optional
+	ConfigMapRef *KeyReference `json:"configMapRef,omitempty"`
+
+	// SecretRef names a Secret holding the bundle.
+	// +optional
+	SecretRef *KeyReference `json:"secretRef,omitempty"`
+}
+
+// KeyReference names one key of an object in the same namespace.
+type KeyReference struct {
+	// Name of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Key holding the PEM certificates (default ca.crt).
+	// +kubebuilder:default="ca.crt"
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Key string `json:"key,omitempty"`
 }
 
 // SecretReference names a Secret in the same namespace.

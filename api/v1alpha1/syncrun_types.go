@@ -15,6 +15,10 @@ const (
 	// PolicyLabel on a SyncRun names its DeviceSyncPolicy. Runs never copy the policy's own labels
 	// (an Argo CD tracking label on the policy must not make Argo CD adopt or prune runs).
 	PolicyLabel = "devicesync.k12.dev/policy"
+	// CredentialsLabel, set to "true" on a Secret, marks it as one policies may use. A manager started with
+	// --require-credentials-label reads no other Secret, so a policy author cannot point the manager at
+	// an unrelated Secret of the namespace that happens to have the right keys.
+	CredentialsLabel = "devicesync.k12.dev/credentials"
 )
 
 // SyncRunSpec says which policy runs, why, and for which slot. It is immutable.

@@ -152,6 +152,8 @@ func TestDefaultsFillAMinimalPolicy(t *testing.T) {
 		{"safety.maxChanges", s.Safety.MaxChanges.String(), "25%"},
 		{"safety.maxClears", s.Safety.MaxClears.String(), "10%"},
 		{"safety.maxSourceShrink", s.Safety.MaxSourceShrink.String(), "20%"},
+		{"runTimeout", s.RunTimeout.Duration, time.Hour},
+		{"source.destiny.insecure", s.Source.Destiny.Insecure, false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -298,6 +300,28 @@ func TestPolicyValidation(t *testing.T) {
 			want:   []string{"spec.mode", `Unsupported value: "Sometimes"`},
 		},
 		{
+			name:   "a Destiny URL over plain http without insecure is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Source.Destiny.URL = "http://destiny.example.org" },
+			want:   []string{"source.destiny.url must use https://", "insecure: true only for a lab server"},
+		},
+		{
+			name:   "a Jamf Pro URL over plain http without insecure is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Target.JamfPro.URL = "http://district.jamfcloud.com" },
+			want:   []string{"target.jamfPro.url must use https://"},
+		},
+		{
+			name: "a CA bundle naming both a ConfigMap and a Secret is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.CABundle = &dsv1.CABundleSource{ConfigMapRef: &dsv1.KeyReference{Name: "ca"}, SecretRef: &dsv1.KeyReference{Name: "ca"}}
+			},
+			want: []string{"caBundle needs exactly one of configMapRef or secretRef"},
+		},
+		{
+			name:   "a run timeout under a minute is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.RunTimeout = &metav1.Duration{Duration: 30 * time.Second} },
+			want:   []string{"spec.runTimeout must be a duration of at least 1m"},
+		},
+		{
 			name:   "Jamf Pro concurrency above 20 is rejected",
 			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Target.JamfPro.MaxConcurrency = 50 },
 			want:   []string{"spec.target.jamfPro.maxConcurrency", "less than or equal to 20"},
@@ -345,6 +369,13 @@ func TestPolicyValidationAcceptsEdges(t *testing.T) {
 		{"Lost Mode with a phone only", func(p *dsv1.DeviceSyncPolicy) {
 			p.Spec.LostMode = dsv1.LostMode{Enabled: true, Phone: "+1 555 0100"}
 		}},
+		{"plain http for a lab server, with insecure set", func(p *dsv1.DeviceSyncPolicy) {
+			p.Spec.Source.Destiny.URL, p.Spec.Source.Destiny.Insecure = "http://destiny.lab.local", true
+		}},
+		{"a private CA bundle from a ConfigMap", func(p *dsv1.DeviceSyncPolicy) {
+			p.Spec.Target.JamfPro.CABundle = &dsv1.CABundleSource{ConfigMapRef: &dsv1.KeyReference{Name: "district-ca"}}
+		}},
+		{"a run timeout of two hours", func(p *dsv1.DeviceSyncPolicy) { p.Spec.RunTimeout = &metav1.Duration{Duration: 2 * time.Hour} }},
 		{"a roster from a path", func(p *dsv1.DeviceSyncPolicy) {
 			p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterSISPatronCSV, Path: "/roster", KeyField: "DistrictID"}
 		}},

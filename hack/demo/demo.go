@@ -59,6 +59,7 @@ const (
 	jamfProSecret    = "jamf-pro-api"
 	jamfSchoolSecret = "jamf-school-api"
 	rosterConfigMap  = "lincoln-roster"
+	caConfigMap      = "district-ca"
 	rosterKey        = "patrons.csv"
 
 	// The sample's budget (10% of matched devices changed, 5% cleared) blocks the first run against a
@@ -132,6 +133,7 @@ type demo struct {
 	pro      *jamfprosim.Server
 	school   *jamfschoolsim.Server
 	servers  []*http.Server
+	ca       *simulatorsCA
 	urls     struct{ destiny, target string }
 	creds    struct{ destinyID, destinySecret, proID, proSecret, schoolNetwork, schoolKey string }
 
@@ -344,16 +346,24 @@ func (d *demo) targetName() string {
 	return "Jamf Pro"
 }
 
-// serve serves h on a random port of 127.0.0.1 and returns its root URL.
+// serve serves h over https, with the demo CA's certificate, on a random port of 127.0.0.1 and
+// returns its root URL.
 func (d *demo) serve(h http.Handler) (string, error) {
+	if d.ca == nil {
+		ca, err := newSimulatorsCA()
+		if err != nil {
+			return "", fmt.Errorf("making the simulators' certificate: %w", err)
+		}
+		d.ca = ca
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: d.ca.tls}
 	d.servers = append(d.servers, srv)
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), nil
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	return "https://" + ln.Addr().String(), nil
 }
 
 func randomSecret() string {
@@ -378,6 +388,9 @@ func (d *demo) samplePolicy() (*dsv1.DeviceSyncPolicy, error) {
 	src := &p.Spec.Source.Destiny
 	src.URL = d.urls.destiny
 	src.CredentialsSecretRef = dsv1.SecretReference{Name: destinySecret}
+	// The simulators' certificate comes from the demo's own CA, as a district's private CA would.
+	ca := &dsv1.CABundleSource{ConfigMapRef: &dsv1.KeyReference{Name: caConfigMap, Key: "ca.crt"}}
+	src.CABundle = ca
 	src.ResourceTypes = []string{district.ResourceTypeIPad, district.ResourceTypeStaffIPad}
 	src.StudentDeviceResourceTypes = []string{district.ResourceTypeIPad}
 	src.Roster = &dsv1.RosterSource{Format: dsv1.RosterSISPatronCSV, ConfigMapRef: &dsv1.LocalObjectReference{Name: rosterConfigMap}}
@@ -391,13 +404,14 @@ func (d *demo) samplePolicy() (*dsv1.DeviceSyncPolicy, error) {
 		p.Spec.Schools = append(p.Spec.Schools, m)
 	}
 	if d.cfg.Target == TargetJamfSchool {
-		p.Spec.Target = dsv1.Target{JamfSchool: &dsv1.JamfSchoolTarget{URL: d.urls.target, CredentialsSecretRef: dsv1.SecretReference{Name: jamfSchoolSecret}}}
+		p.Spec.Target = dsv1.Target{JamfSchool: &dsv1.JamfSchoolTarget{URL: d.urls.target, CredentialsSecretRef: dsv1.SecretReference{Name: jamfSchoolSecret}, CABundle: ca}}
 	} else {
 		if p.Spec.Target.JamfPro == nil {
 			p.Spec.Target.JamfPro = &dsv1.JamfProTarget{}
 		}
 		p.Spec.Target.JamfPro.URL = d.urls.target
 		p.Spec.Target.JamfPro.CredentialsSecretRef = dsv1.SecretReference{Name: jamfProSecret}
+		p.Spec.Target.JamfPro.CABundle = ca
 	}
 	changes, clears := intstr.FromString(demoMaxChanges), intstr.FromString(demoMaxClears)
 	p.Spec.Safety.MaxChanges, p.Spec.Safety.MaxClears = &changes, &clears
@@ -426,6 +440,8 @@ func (d *demo) installPolicy(ctx context.Context) error {
 	objs = append(objs,
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: rosterConfigMap, Namespace: Namespace},
 			Data: map[string]string{rosterKey: string(d.district.SISPatronCSV())}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: caConfigMap, Namespace: Namespace},
+			Data: map[string]string{"ca.crt": string(d.ca.pem)}},
 		p)
 	for _, o := range objs {
 		if err := d.k8s.Create(ctx, o); err != nil {
@@ -433,8 +449,8 @@ func (d *demo) installPolicy(ctx context.Context) error {
 		}
 	}
 	d.policy = p
-	d.printf("namespace %s: Secrets %s and %s, ConfigMap %s (the SIS patron CSV as the roster)",
-		Namespace, secrets[0].Name, secrets[1].Name, rosterConfigMap)
+	d.printf("namespace %s: Secrets %s and %s, ConfigMap %s (the SIS patron CSV as the roster), ConfigMap %s (the CA of the simulators' https certificate)",
+		Namespace, secrets[0].Name, secrets[1].Name, rosterConfigMap, caConfigMap)
 	d.printf("DeviceSyncPolicy %s from %s: schedule, naming, fields and lostMode as in the sample;", PolicyName, SamplePolicy)
 	d.printf("  source and target URLs, Secrets, roster, resource types and schools replaced with the simulated district's")
 	d.printf("  safety: maxChanges %s and maxClears %s instead of the sample's %s and %s (the generated district drifts",

@@ -176,7 +176,7 @@ func Build(p Policy, items []Item, devices []Device) Plan {
 		b.skip(Skip{Serial: s, RawSerial: d.RawSerial, DeviceKey: d.Key, Reason: ReasonNotInDestiny,
 			Message: "no Destiny item of the policy's resource types and schools has this serial; the device is not touched"})
 	}
-
+	locateSkips(b.plan.Skips, items)
 	return b.finish()
 }
 

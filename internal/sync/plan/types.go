@@ -280,6 +280,9 @@ type Skip struct {
 	// ItemID is set for Destiny-side skips; DeviceKey when a device is involved.
 	ItemID    string
 	DeviceKey string
-	Reason    string
-	Message   string
+	// Site and Barcode are the Destiny item's, when the skip concerns one: who can fix it, and how they
+	// find the item (filled by locateSkips).
+	Site, Barcode string
+	Reason        string
+	Message       string
 }
