@@ -12,6 +12,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
+	"github.com/k12dev/devicesync-operator/internal/sim/district"
 )
 
 // TestPolicyReadiness runs the manager's validator (templates, Secrets, connections, schools) against the
@@ -26,6 +27,14 @@ func TestPolicyReadiness(t *testing.T) {
 		if err := k8s.Create(ctx, s); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A second "Tablet" elsewhere in the hierarchy makes that name ambiguous.
+	for _, rt := range []district.ResourceType{
+		{ID: 60, GUID: "AAAAAAAA-0000-0000-0000-000000000060", Name: "Tablet", ParentID: 2},
+		{ID: 61, GUID: "AAAAAAAA-0000-0000-0000-000000000061", Name: "Library", ParentID: 1},
+		{ID: 62, GUID: "AAAAAAAA-0000-0000-0000-000000000062", Name: "Tablet", ParentID: 61},
+	} {
+		e.destiny.AddResourceType(rt)
 	}
 	cases := []struct {
 		name        string
@@ -70,6 +79,39 @@ func TestPolicyReadiness(t *testing.T) {
 			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Source.Destiny.CredentialsSecretRef.Name = "destiny-wrong" },
 			wantReason:  controllers.ReasonDestinyAuthFailed,
 			wantMessage: []string{"source.destiny"},
+			wantStalled: true,
+		},
+		{
+			name:        "a resource type Destiny does not have is named, with the known paths",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Source.Destiny.ResourceTypes = []string{"iPad", "Toasters"} },
+			wantReason:  controllers.ReasonInvalidResourceType,
+			wantMessage: []string{`spec.source.destiny.resourceTypes[1] "Toasters"`, "not found", "Resources/Technology/iPad"},
+			wantStalled: true,
+		},
+		{
+			name:        "a resource type name found twice in the hierarchy is named, with both paths",
+			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Source.Destiny.ResourceTypes = []string{"iPad", "Tablet"} },
+			wantReason:  controllers.ReasonInvalidResourceType,
+			wantMessage: []string{`spec.source.destiny.resourceTypes[1] "Tablet"`, "ambiguous", "Resources/Library/Tablet", "Resources/Technology/Tablet", "write the full path"},
+			wantStalled: true,
+		},
+		{
+			name: "full paths in both lists are Ready",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.ResourceTypes = []string{"Resources/Technology/iPad", "Resources/Library/Tablet"}
+				p.Spec.Source.Destiny.StudentDeviceResourceTypes = []string{"resources/technology/ipad"}
+			},
+			wantReady:  true,
+			wantReason: "Ready",
+		},
+		{
+			name: "a student device type spelt differently from resourceTypes is named",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.ResourceTypes = []string{"Resources/Technology/iPad"}
+				p.Spec.Source.Destiny.StudentDeviceResourceTypes = []string{"iPad"}
+			},
+			wantReason:  controllers.ReasonInvalidResourceType,
+			wantMessage: []string{`spec.source.destiny.studentDeviceResourceTypes[0] "iPad"`, "write it the same way"},
 			wantStalled: true,
 		},
 		{

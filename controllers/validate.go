@@ -34,6 +34,8 @@ const (
 	ReasonTargetAuthFailed    = "TargetAuthFailed"
 	ReasonUnknownBuilding     = "UnknownBuilding"
 	ReasonUnsupportedByTarget = "UnsupportedByTarget"
+	// ReasonInvalidResourceType: a resource type name matches no type of Destiny's hierarchy, or more than one.
+	ReasonInvalidResourceType = "InvalidResourceType"
 )
 
 // ConnectionValidator is the PolicyValidator of the manager. In order: the templates parse; the
@@ -145,7 +147,7 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 		checks = append(checks, Check{Name: "Destiny", Reason: reason, Transient: transient,
 			Message: "source.destiny: " + err.Error()})
 	} else {
-		checks = append(checks, Check{Name: "Destiny", OK: true})
+		checks = append(checks, Check{Name: "Destiny", OK: true}, resourceTypeCheck(ctx, p, conn.Destiny))
 	}
 
 	var known map[string]bool
@@ -261,4 +263,46 @@ func unsupportedFields(p *dsv1.DeviceSyncPolicy) []Check {
 	}
 	return []Check{{Name: "Fields", OK: true, Reason: ReasonUnsupportedByTarget,
 		Message: "warning: spec.fields.manage asks for " + strings.Join(msgs, "; ") + ": runs report these differences as UnsupportedByTarget"}}
+}
+
+// resourceTypeCheck resolves every resource type the policy names against Destiny's hierarchy: a name
+// found nowhere or twice makes the policy not Ready, with the candidate paths.
+func resourceTypeCheck(ctx context.Context, p *dsv1.DeviceSyncPolicy, dc *destiny.Client) Check {
+	src := p.Spec.Source.Destiny
+	types, err := dc.ResourceTypes(ctx)
+	if err != nil {
+		return Check{Name: "ResourceTypes", Reason: ReasonDestinyUnreachable, Transient: true, Message: "source.destiny: " + err.Error()}
+	}
+	var bad []string
+	spelling := map[int]int{} // type id -> index in resourceTypes
+	for _, field := range []struct {
+		path  string
+		names []string
+	}{{"resourceTypes", src.ResourceTypes}, {"studentDeviceResourceTypes", src.StudentDeviceResourceTypes}} {
+		for i, name := range field.names {
+			rt, err := destiny.ResolveResourceType(types, name)
+			if err != nil {
+				var e *destiny.Error
+				msg := err.Error()
+				if errors.As(err, &e) {
+					msg = fmt.Sprintf("%s: %s", e.Kind, e.Message)
+				}
+				bad = append(bad, fmt.Sprintf("spec.source.destiny.%s[%d] %q: %s", field.path, i, name, msg))
+				continue
+			}
+			if field.path == "resourceTypes" {
+				spelling[rt.ID] = i
+				continue
+			}
+			// Runs tell student devices by the resourceTypes spelling: the two lists must agree.
+			if j, ok := spelling[rt.ID]; ok && !strings.EqualFold(strings.TrimSpace(src.ResourceTypes[j]), strings.TrimSpace(name)) {
+				bad = append(bad, fmt.Sprintf("spec.source.destiny.%s[%d] %q names %s as resourceTypes[%d] %q does: write it the same way",
+					field.path, i, name, rt.Path, j, src.ResourceTypes[j]))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return Check{Name: "ResourceTypes", Reason: ReasonInvalidResourceType, Message: strings.Join(bad, "; ")}
+	}
+	return Check{Name: "ResourceTypes", OK: true}
 }

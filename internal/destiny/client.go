@@ -45,21 +45,28 @@ type Config struct {
 	// BaseURL is https://{host}/api/v1/rest/context/{context}.
 	BaseURL string
 	Credentials
-	// HTTPClient defaults to httpx.NewHTTPClient(Timeout, Concurrency+2, nil).
+	// HTTPClient carries every request: the manager passes one from httpx.NewClient (verified TLS, the
+	// same-host redirect policy, the manager-wide in-flight limit per host). Default: httpx.NewClient
+	// with Timeout and Concurrency+2 connections. Bearer authentication is added on top of it.
 	HTTPClient *http.Client
 	// Concurrency bounds requests in flight per call (default 4).
 	Concurrency int
 	// PageSize is the $top of item pages (default 1000).
 	PageSize int
-	// Backoff between retries (default httpx.DefaultBackoff); a Retry-After is honoured up to Backoff.Max.
+	// Backoff between retries (default httpx.DefaultBackoff).
 	Backoff httpx.Backoff
 	// MaxRetries is how many times a request is retried after a 429, a 5xx, a timeout or a network
 	// error (default 4; negative means none).
 	MaxRetries int
+	// MaxRetryAfter is the longest Retry-After the client waits for (default httpx.DefaultMaxRetryAfter);
+	// a server asking for more ends the call.
+	MaxRetryAfter time.Duration
 	// RenewBefore renews a token this long before it expires (default 60s, at most half its lifetime).
 	RenewBefore time.Duration
-	// Timeout bounds each attempt (default 60s).
+	// Timeout bounds each attempt, the body included (default 60s).
 	Timeout time.Duration
+	// MaxBodyBytes caps an answer's size (default httpx.MaxBodyBytes); a longer answer is malformed.
+	MaxBodyBytes int64
 	// Now is the client's clock (default time.Now), for token expiry.
 	Now func() time.Time
 }
@@ -68,12 +75,12 @@ type Config struct {
 type Client struct {
 	base  *url.URL
 	creds Credentials
-	hc    *http.Client
 	cfg   Config
-
-	tokMu    sync.Mutex
-	token    string
-	tokenExp time.Time
+	// plain carries the token request; hc carries API calls, with the bearer token (httpx.BearerAuth).
+	plain  *http.Client
+	hc     *http.Client
+	tokens *httpx.TokenCache
+	retry  httpx.Retrier
 
 	sitesMu sync.Mutex
 	sites   *siteIndex
@@ -94,28 +101,31 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 1000
 	}
-	if cfg.Backoff == (httpx.Backoff{}) {
-		cfg.Backoff = httpx.DefaultBackoff
-	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 4
-	} else if cfg.MaxRetries < 0 {
-		cfg.MaxRetries = 0
-	}
 	if cfg.RenewBefore <= 0 {
 		cfg.RenewBefore = 60 * time.Second
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 60 * time.Second
 	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = httpx.MaxBodyBytes
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = httpx.NewHTTPClient(cfg.Timeout, cfg.Concurrency+2, nil)
+	plain := cfg.HTTPClient
+	if plain == nil {
+		plain = httpx.NewClient(httpx.ClientOptions{Timeout: cfg.Timeout, MaxConns: cfg.Concurrency + 2})
+	} else if plain.CheckRedirect == nil {
+		cp := *plain
+		cp.CheckRedirect = httpx.SameHostRedirects
+		plain = &cp
 	}
-	return &Client{base: u, creds: cfg.Credentials, hc: hc, cfg: cfg}, nil
+	c := &Client{base: u, creds: cfg.Credentials, cfg: cfg, plain: plain,
+		retry: httpx.Retrier{Backoff: cfg.Backoff, MaxRetries: cfg.MaxRetries, MaxRetryAfter: cfg.MaxRetryAfter}}
+	c.tokens = httpx.NewTokenCache(c.fetchToken, cfg.Now, cfg.RenewBefore)
+	c.hc = httpx.WithTransport(plain, func(rt http.RoundTripper) http.RoundTripper { return httpx.BearerAuth(rt, c.tokens) })
+	return c, nil
 }
 
 // String describes the client without its secret.
@@ -131,32 +141,15 @@ type accessToken struct {
 	ExpiresIn   int64  `json:"expires_in"`
 }
 
-// bearer returns a valid token, authenticating when there is none or it is about to expire.
-func (c *Client) bearer(ctx context.Context) (string, error) {
-	c.tokMu.Lock()
-	defer c.tokMu.Unlock()
-	if c.token != "" && c.cfg.Now().Before(c.tokenExp) {
-		return c.token, nil
-	}
-	return c.authenticateLocked(ctx)
-}
-
-// invalidate drops tok if it is still the current token (another worker may have renewed it).
-func (c *Client) invalidate(tok string) {
-	c.tokMu.Lock()
-	defer c.tokMu.Unlock()
-	if c.token == tok {
-		c.token = ""
-	}
-}
-
-func (c *Client) authenticateLocked(ctx context.Context) (string, error) {
+// fetchToken is the token cache's Fetch: POST /auth/accessToken with the client credentials (no
+// refresh token exists; a new token is requested shortly before expiry and after any 401).
+func (c *Client) fetchToken(ctx context.Context, _ httpx.Token) (httpx.Token, error) {
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
 		"client_id":     {c.creds.ClientID},
 		"client_secret": {c.creds.ClientSecret},
 	}.Encode()
-	body, _, err := c.send(ctx, "authenticate", "", func(ctx context.Context) (*http.Request, error) {
+	body, _, err := c.send(ctx, c.plain, "authenticate", "", func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint("/auth/accessToken", nil), strings.NewReader(form))
 		if err != nil {
 			return nil, err
@@ -166,7 +159,7 @@ func (c *Client) authenticateLocked(ctx context.Context) (string, error) {
 		return req, nil
 	}, "")
 	if err != nil {
-		return "", err
+		return httpx.Token{}, err
 	}
 	var t accessToken
 	if err := json.Unmarshal(body, &t); err != nil || t.AccessToken == "" {
@@ -175,20 +168,32 @@ func (c *Client) authenticateLocked(ctx context.Context) (string, error) {
 		if err != nil {
 			e.Err = err
 		}
-		return "", e
+		return httpx.Token{}, e
 	}
 	if t.TokenType != "" && !strings.EqualFold(t.TokenType, "bearer") {
-		return "", &Error{Op: "authenticate", Kind: KindMalformed, StatusCode: http.StatusOK,
+		return httpx.Token{}, &Error{Op: "authenticate", Kind: KindMalformed, StatusCode: http.StatusOK,
 			Message: fmt.Sprintf("token_type %q is not Bearer", t.TokenType)}
 	}
 	life := time.Duration(t.ExpiresIn) * time.Second
 	if life <= 0 {
 		life = time.Hour // documented default lifetime; a missing expires_in must not mean "never renew"
 	}
-	margin := min(c.cfg.RenewBefore, life/2)
-	c.token = t.AccessToken
-	c.tokenExp = c.cfg.Now().Add(life - margin)
-	return c.token, nil
+	return httpx.Token{Value: t.AccessToken, Expires: c.cfg.Now().Add(life)}, nil
+}
+
+// authenticate drops the current token and logs in afresh (a connection test proves the credentials).
+func (c *Client) authenticate(ctx context.Context) error {
+	if _, err := c.tokens.Take(ctx); err != nil {
+		return &Error{Op: "authenticate", Kind: KindCanceled, Err: err}
+	}
+	if _, err := c.tokens.Get(ctx); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return &Error{Op: "authenticate", Kind: KindCanceled, Err: err}
+	}
+	return nil
 }
 
 // redactTokens keeps an access token out of an error message.
@@ -223,59 +228,54 @@ func (c *Client) endpoint(path string, q url.Values) string {
 }
 
 // get performs an authenticated GET of path (already escaped) with retries; service names the
-// Destiny API account service a 403 means is missing.
+// Destiny API account service a 403 means is missing. The bearer token, its renewal and the one resend
+// after any 401 are httpx.BearerAuth's.
 func (c *Client) get(ctx context.Context, op, subject, path string, q url.Values, service string) ([]byte, http.Header, error) {
-	renewed := false
-	for {
-		tok, err := c.bearer(ctx)
+	return c.send(ctx, c.hc, op, subject, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(path, q), nil)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		body, hdr, err := c.send(ctx, op, subject, func(ctx context.Context) (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(path, q), nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("Accept", "application/json")
-			return req, nil
-		}, service)
-		var e *Error
-		if err != nil && errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized && e.Code == "CODE_EXPIRED_TOKEN" && !renewed {
-			// The documented signal to re-authenticate; once per request.
-			c.invalidate(tok)
-			renewed = true
-			continue
-		}
-		return body, hdr, err
-	}
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, service)
 }
 
-// send runs one logical request: attempts with a per-attempt timeout, retrying 429, 5xx, timeouts
-// and network errors with backoff, never other 4xx.
-func (c *Client) send(ctx context.Context, op, subject string, build func(context.Context) (*http.Request, error), service string) ([]byte, http.Header, error) {
+// send runs one logical request through the one retry loop (httpx.Retrier): classify says per attempt
+// whether it is done, retryable (429, 5xx, timeouts, network errors, with the server's Retry-After) or
+// final (every other 4xx, a malformed or oversized answer, a refused redirect). Every failure is an *Error.
+func (c *Client) send(ctx context.Context, hc *http.Client, op, subject string, build func(context.Context) (*http.Request, error), service string) ([]byte, http.Header, error) {
+	var body []byte
+	var hdr http.Header
 	var last *Error
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, &Error{Op: op, Subject: subject, Kind: KindCanceled, Attempts: attempt, Err: err}
-		}
-		body, hdr, e, retryAfter := c.attempt(ctx, op, subject, build, service)
+	err := c.retry.Do(ctx, func(ctx context.Context, n int) httpx.Outcome {
+		b, h, e, retryAfter := c.attempt(ctx, hc, op, subject, build, service)
 		if e == nil {
-			return body, hdr, nil
+			body, hdr = b, h
+			return httpx.Done()
 		}
-		e.Attempts = attempt + 1
+		e.Attempts = n + 1
 		last = e
-		if !retryable(e) || attempt >= c.cfg.MaxRetries {
-			return nil, nil, last
+		if retryable(e) {
+			return httpx.Again(e, retryAfter)
 		}
-		d := c.cfg.Backoff.Delay(attempt)
-		if retryAfter > d {
-			d = min(retryAfter, c.cfg.Backoff.Max)
-		}
-		if err := httpx.Sleep(ctx, d); err != nil {
-			return nil, nil, &Error{Op: op, Subject: subject, Kind: KindCanceled, Attempts: attempt + 1, Err: err}
-		}
+		return httpx.Fail(e)
+	})
+	if err == nil {
+		return body, hdr, nil
 	}
+	var tooLong *httpx.RetryAfterTooLongError
+	switch {
+	case last == nil:
+		return nil, nil, &Error{Op: op, Subject: subject, Kind: KindCanceled, Err: err}
+	case errors.As(err, &tooLong):
+		e := *last
+		e.Message = strings.TrimSpace(e.Message + fmt.Sprintf(" (Retry-After %v is longer than the %v a run waits)", tooLong.Wait, tooLong.Max))
+		return nil, nil, &e
+	case ctx.Err() != nil && last.Kind != KindCanceled:
+		return nil, nil, &Error{Op: op, Subject: subject, Kind: KindCanceled, Attempts: last.Attempts, Err: ctx.Err()}
+	}
+	return nil, nil, last
 }
 
 func retryable(e *Error) bool {
@@ -286,18 +286,19 @@ func retryable(e *Error) bool {
 	return false
 }
 
-func (c *Client) attempt(ctx context.Context, op, subject string, build func(context.Context) (*http.Request, error), service string) ([]byte, http.Header, *Error, time.Duration) {
+// attempt makes one request and classifies its answer.
+func (c *Client) attempt(ctx context.Context, hc *http.Client, op, subject string, build func(context.Context) (*http.Request, error), service string) ([]byte, http.Header, *Error, time.Duration) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := build(actx)
 	if err != nil {
 		return nil, nil, &Error{Op: op, Subject: subject, Kind: KindBadRequest, Err: err}, 0
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, nil, c.transportError(ctx, op, subject, err), 0
 	}
-	body, err := httpx.ReadBody(resp.Body)
+	body, err := httpx.ReadBodyMax(resp.Body, c.cfg.MaxBodyBytes)
 	if err != nil {
 		e := c.transportError(ctx, op, subject, err)
 		e.StatusCode = resp.StatusCode
@@ -329,6 +330,9 @@ func (c *Client) attempt(ctx context.Context, op, subject string, build func(con
 	case resp.StatusCode >= 500:
 		e.Kind = KindServer
 		return nil, nil, e, httpx.RetryAfter(resp.Header, c.cfg.Now())
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		e.Kind = KindRedirect
+		e.Message = "a redirect without a location the client may follow"
 	default:
 		e.Kind = KindBadRequest
 	}
@@ -336,7 +340,18 @@ func (c *Client) attempt(ctx context.Context, op, subject string, build func(con
 }
 
 func (c *Client) transportError(ctx context.Context, op, subject string, err error) *Error {
+	var own *Error
+	var redirect *httpx.RedirectError
+	var tooLarge *httpx.BodyTooLargeError
 	switch {
+	case errors.As(err, &own):
+		// The token request under BearerAuth failed (after its own retries): that is the answer.
+		cp := *own
+		return &cp
+	case errors.As(err, &redirect):
+		return &Error{Op: op, Subject: subject, Kind: KindRedirect, Message: redirect.Error()}
+	case errors.As(err, &tooLarge):
+		return &Error{Op: op, Subject: subject, Kind: KindMalformed, Message: fmt.Sprintf("answer larger than %d bytes: refused", tooLarge.Max)}
 	case ctx.Err() != nil:
 		return &Error{Op: op, Subject: subject, Kind: KindCanceled, Err: ctx.Err()}
 	case httpx.IsTimeout(ctx, err) || errors.Is(err, context.DeadlineExceeded):

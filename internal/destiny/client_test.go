@@ -208,12 +208,9 @@ func TestListItemsPaging(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkAllListed(t, items, want)
-			// The first page first; only a full first page asks for $count; a full last page asks once more.
+			// The first page and $count together; a full last page asks once more.
 			pages := (len(want) + size - 1) / size
-			count, extra := 0, 0
-			if len(want) >= size {
-				count = 1
-			}
+			count, extra := 1, 0
 			if len(want)%size == 0 {
 				extra = 1 // the last counted page was full: one more request proves there is nothing after it
 			}
@@ -244,8 +241,8 @@ func TestListItemsBySiteAndType(t *testing.T) {
 			t.Errorf("item %d site %q, want %q", it.ID, it.SiteShortName, want[it.ID].SiteShortName)
 		}
 	}
-	if n := f.sim.Sim().CallCount(f.sim.RouteSites()); n != 0 {
-		t.Errorf("listing by site called /sites %d times; the query already names the sites", n)
+	if n := f.sim.Sim().CallCount(f.sim.RouteSites()); n != 1 {
+		t.Errorf("listing by site called /sites %d times, want once (an item's site is named from its body)", n)
 	}
 }
 
@@ -279,14 +276,14 @@ func TestListItemsDefendsAgainstCountAndSkipQuirks(t *testing.T) {
 		wrap func(http.Handler) http.Handler
 		kind destiny.Kind // "" means every item is listed
 	}{
-		{"a refused $count falls back to sequential paging", countOverride(func(w http.ResponseWriter) {
+		{"a refused $count fails the read: a short page cannot be trusted as the end", countOverride(func(w http.ResponseWriter) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(400)
 			fmt.Fprint(w, `{"error":{"code":"CODE_BAD_REQUEST","message":"$count not supported"}}`)
-		}), ""},
-		{"an unreadable $count falls back to sequential paging", countOverride(func(w http.ResponseWriter) {
+		}), destiny.KindBadRequest},
+		{"an unreadable $count fails the read", countOverride(func(w http.ResponseWriter) {
 			fmt.Fprint(w, `{"count": "many"}`)
-		}), ""},
+		}), destiny.KindMalformed},
 		{"a stale $count smaller than the listing still yields every item", countOverride(func(w http.ResponseWriter) {
 			fmt.Fprint(w, "40")
 		}), ""},
@@ -300,14 +297,6 @@ func TestListItemsDefendsAgainstCountAndSkipQuirks(t *testing.T) {
 				r.URL.RawQuery = q.Encode()
 				next.ServeHTTP(w, r)
 			})
-		}, destiny.KindMalformed},
-		{"a server that ignores $skip without $count is an error, not a loop", func(next http.Handler) http.Handler {
-			return countOverride(func(w http.ResponseWriter) { w.WriteHeader(400) })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				q := r.URL.Query()
-				q.Del("$skip")
-				r.URL.RawQuery = q.Encode()
-				next.ServeHTTP(w, r)
-			}))
 		}, destiny.KindMalformed},
 	}
 	for _, tt := range tests {
@@ -329,21 +318,29 @@ func TestListItemsDefendsAgainstCountAndSkipQuirks(t *testing.T) {
 // ---- authentication ----
 
 func TestAuthentication(t *testing.T) {
-	t.Run("an expired token mid-listing is renewed once and the listing completes", func(t *testing.T) {
-		f := setup(t, nil, simdestiny.Options{}, nil, func(c *destiny.Config) { c.PageSize = 10 })
-		f.sim.ExpireTokensAfter(6)
-		items, err := f.c.ListItems(context.Background(), ipadQuery())
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAllListed(t, items, wantItems(f.d, district.ResourceTypeIPad))
-		if got := f.sim.Rejections()["CODE_EXPIRED_TOKEN"]; got == 0 {
-			t.Fatal("the simulator never refused an expired token: the test did not test renewal")
-		}
-		if got := f.sim.Sim().CallCount(f.sim.RouteToken()); got != 2 {
-			t.Errorf("%d token requests, want 2 (one renewal shared by every worker)", got)
-		}
-	})
+	for _, codes := range []struct {
+		style simdestiny.TokenCodes
+		code  string
+	}{
+		{simdestiny.TokenCodesAsDocumented, "CODE_MISSING_INVALID_ACCESS_TOKEN"},
+		{simdestiny.TokenCodesEnum, "CODE_EXPIRED_TOKEN"},
+	} {
+		t.Run("a token expiring mid-listing, refused with "+codes.code+", is renewed once and the listing completes", func(t *testing.T) {
+			f := setup(t, nil, simdestiny.Options{TokenCodes: codes.style}, nil, func(c *destiny.Config) { c.PageSize = 10 })
+			f.sim.ExpireTokensAfter(6)
+			items, err := f.c.ListItems(context.Background(), ipadQuery())
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAllListed(t, items, wantItems(f.d, district.ResourceTypeIPad))
+			if got := f.sim.Rejections()[codes.code]; got == 0 {
+				t.Fatalf("the simulator never refused a token with %s (%v): the test did not test renewal", codes.code, f.sim.Rejections())
+			}
+			if got := f.sim.Sim().CallCount(f.sim.RouteToken()); got != 2 {
+				t.Errorf("%d token requests, want 2 (one renewal shared by every worker)", got)
+			}
+		})
+	}
 	t.Run("a token is renewed before it expires, without a 401", func(t *testing.T) {
 		var mu sync.Mutex
 		now := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
@@ -369,7 +366,7 @@ func TestAuthentication(t *testing.T) {
 		var mu sync.Mutex
 		now := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
 		jumpy := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(2 * time.Hour); return now }
-		f := setup(t, nil, simdestiny.Options{TokenLifetime: time.Hour, Now: jumpy}, nil, nil)
+		f := setup(t, nil, simdestiny.Options{TokenLifetime: time.Hour, Now: jumpy, TokenCodes: simdestiny.TokenCodesEnum}, nil, nil)
 		_, err := f.c.PatronStatus(context.Background(), "anyone")
 		e := mustErr(t, err, destiny.KindAuth)
 		if e.Code != "CODE_EXPIRED_TOKEN" || e.StatusCode != 401 {
@@ -496,7 +493,7 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 			call: func(c *destiny.Client) error {
 				_, err := c.ListItems(context.Background(), ipadQuery())
 				return err
-			}, route: (*simdestiny.Server).RouteTypeItems, kind: destiny.KindPermission, code: "CODE_INSUFFICIENT_RIGHTS_TO_API",
+			}, route: (*simdestiny.Server).RouteTypes, kind: destiny.KindPermission, code: "CODE_INSUFFICIENT_RIGHTS_TO_API",
 			service: "Resources", target: "CatAssetSearchAssets", contains: `lacks the "Resources" service`},
 		{name: "a missing Patron Info service names the service", opts: simdestiny.Options{Services: []string{simdestiny.ServiceResources}},
 			call: func(c *destiny.Client) error {
@@ -507,7 +504,7 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 		{name: "an unknown resource type is not found", call: func(c *destiny.Client) error {
 			_, err := c.ListItems(context.Background(), destiny.ItemQuery{ResourceTypes: []string{"Toasters"}})
 			return err
-		}, route: (*simdestiny.Server).RouteTypeItems, kind: destiny.KindNotFound, code: "CODE_NOT_FOUND", contains: "resource type Toasters"},
+		}, route: (*simdestiny.Server).RouteTypes, kind: destiny.KindNotFound, contains: `resolve resource type ("Toasters"): not found`},
 		{name: "an unknown patron is not found", call: func(c *destiny.Client) error {
 			_, err := c.PatronStatus(context.Background(), "nobody")
 			return err
@@ -553,7 +550,9 @@ func TestMalformedAnswersAreClearErrors(t *testing.T) {
 		{"a login page served with 200", serve("text/html", `<html><head><title>Destiny Login</title></head></html>`), "HTML page instead of JSON: Destiny Login"},
 		{"value of the wrong type", serve("application/json", `{"value":"none"}`), "not valid JSON"},
 		{"an object without value", serve("application/json", `{"items":[]}`), `no "value" list`},
-		{"an item without id or guid", serve("application/json", `{"value":[{"barcode":"1"}]}`), "neither id nor guid"},
+		{"an item without an id", serve("application/json", `{"value":[{"barcode":"1","status":"available"}]}`), "is not a positive integer"},
+		{"an item without a status", serve("application/json", `{"value":[{"id":5,"barcode":"1"}]}`), "has no status"},
+		{"a null value list", serve("application/json", `{"value":null}`), `no "value" list`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,8 +32,13 @@ const (
 	KindTimeout Kind = "timeout"
 	// KindNetwork: the connection failed after every retry.
 	KindNetwork Kind = "network error"
+	// KindRedirect: the server redirected to another host or from https to http; the client never
+	// follows such a redirect (a credential or a request would reach a host the policy did not name).
+	KindRedirect Kind = "redirect refused"
 	// KindCanceled: the caller's context ended.
 	KindCanceled Kind = "canceled"
+	// KindAmbiguous: a name (a resource type) matches more than one thing; Error.Message lists them.
+	KindAmbiguous Kind = "ambiguous"
 	// KindInvalidData: an answer was well formed but a value in it is not one this client understands
 	// (for example an unknown patron site status).
 	KindInvalidData Kind = "invalid data"

@@ -50,8 +50,12 @@ type Item struct {
 	ResourceName     string
 	SiteID           int
 	SiteGUID         string
-	// SiteShortName is the owning site's short name when known (from the query or from Sites).
+	// SiteShortName is the short name of the site the item's body names (site.internalId or site.guid,
+	// looked up in Sites); "" when the item names no site or one Sites does not know.
 	SiteShortName string
+	// QueryResourceType is the ItemQuery.ResourceTypes entry the item was listed under, as the policy
+	// wrote it ("iPad" or "Resources/Technology/iPad").
+	QueryResourceType string
 	// Checkout is the current checkout; nil when the item is not checked out.
 	Checkout *Checkout
 }
@@ -119,9 +123,6 @@ func atoi(n json.Number) int {
 	if i, err := strconv.Atoi(string(n)); err == nil {
 		return i
 	}
-	if f, err := n.Float64(); err == nil {
-		return int(f)
-	}
 	return 0
 }
 
@@ -139,9 +140,17 @@ func parseTime(s string) time.Time {
 	return time.Time{}
 }
 
-func (w *wireItem) item(serialField string) Item {
+// item converts one wire item; an item without a positive integer id or without a status is an error.
+func (w *wireItem) item(serialField string) (Item, error) {
+	id, err := strconv.Atoi(string(w.ID))
+	if err != nil || id <= 0 {
+		return Item{}, fmt.Errorf("id %q is not a positive integer", string(w.ID))
+	}
+	if strings.TrimSpace(w.Status) == "" {
+		return Item{}, fmt.Errorf("item %d has no status", id)
+	}
 	it := Item{
-		ID:               atoi(w.ID),
+		ID:               id,
 		GUID:             w.GUID,
 		Barcode:          w.Barcode,
 		Status:           strings.ToLower(strings.TrimSpace(w.Status)),
@@ -181,21 +190,33 @@ func (w *wireItem) item(serialField string) Item {
 			DateOut: parseTime(co.DateOut), DateDue: parseTime(co.DateDue),
 		}
 	}
-	return it
+	return it, nil
 }
 
 // itemSource is one (resource type, site) listing.
 type itemSource struct {
-	resourceType string
-	site         string
+	// name is the ItemQuery.ResourceTypes entry, rt what it resolved to.
+	name string
+	rt   ResourceType
+	// site is the requested site's short name ("" for every site).
+	site string
 }
 
 func (s itemSource) subject() string {
-	if s.site == "" {
-		return "resource type " + s.resourceType
+	sub := fmt.Sprintf("resource type %s (id %d)", s.rt.Path, s.rt.ID)
+	if s.site != "" {
+		sub += ", site " + s.site
 	}
-	return "resource type " + s.resourceType + ", site " + s.site
+	return sub
 }
+
+// MaxItemCount is the largest $count the client believes: a district has tens of thousands of devices,
+// and a count beyond this is a broken answer, never a reason to page for ever or to allocate.
+const MaxItemCount = 10_000_000
+
+// maxPagesPerSource bounds the pages one listing may take (a server capping pages at a handful of
+// items must not turn one listing into millions of requests).
+const maxPagesPerSource = 100_000
 
 // maxPagesSlack bounds a sequential listing beyond the counted total, so a server that ignores
 // $skip cannot keep the client paging forever.
@@ -204,14 +225,22 @@ const maxPagesSlack = 1000
 // ListItems lists the items of q.ResourceTypes (per site when q.SiteShortNames is set) with their
 // current checkouts, deduplicated by item id and sorted by id.
 //
-// Paging: each (type, site) listing first asks $count=true (a plain-text integer), then fetches the
-// ceil(count/PageSize) pages concurrently (at most Concurrency requests in flight for the whole call),
-// each built from $top/$skip. @nextLink is never followed as given: real servers return it relative,
-// without the /materials prefix, with an empty $orderby and without includeCurrentCheckout. If the
-// last counted page comes back full (items were added while listing), pages continue sequentially
-// until a short or empty page. If $count is refused or unreadable, the listing is sequential from
-// $skip=0 until a short or empty page. A page that repeats the previous page's first id (a server
-// ignoring $skip, or a looping link) is a KindMalformed error rather than an endless loop.
+// Resource types are resolved once per call from the hierarchy (ResolveResourceTypes) and listed by
+// id: a real server wants a full hierarchical path for a name. Sites are read once per client (Sites):
+// an item's site is the one in its body (site.internalId / site.guid), never the filter that was sent,
+// and an answer with an item of another site than the one asked for fails the read.
+//
+// Paging: each (type, site) listing asks its first page and $count=true (a plain-text integer) at the
+// same time. A short page ends a listing only when the count agrees: a server may return fewer than
+// $top (it has its own cap), and the next pages then use the server's page length. The rest of the
+// counted pages are fetched by a pool of at most Concurrency workers (one semaphore bounds the whole
+// call), each built from $top/$skip; a page that comes back shorter than expected is completed from
+// where it stopped. After the counted pages, a full last page or an @nextLink continues the listing
+// sequentially, taking $skip from the link (real links are relative, lack the /materials prefix, and
+// drop includeCurrentCheckout and $orderby, so only their $skip is used). A $count that is not an
+// integer, negative, or above MaxItemCount, and a listing that ends short of its $count, fail the
+// read with KindMalformed: nothing is written on a partial answer. A page that does not follow the
+// page before it (a server ignoring $skip, or a looping link) is KindMalformed rather than a loop.
 func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	if len(q.ResourceTypes) == 0 {
 		return nil, &Error{Op: "list items", Kind: KindBadRequest, Message: "no resource types given"}
@@ -220,18 +249,43 @@ func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	if field == "" {
 		field = DefaultSerialField
 	}
-	var sources []itemSource
-	for _, rt := range q.ResourceTypes {
-		if len(q.SiteShortNames) == 0 {
-			sources = append(sources, itemSource{resourceType: rt})
+	types, err := c.ResolveResourceTypes(ctx, q.ResourceTypes)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := c.siteIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var sites []string
+	for _, name := range q.SiteShortNames {
+		s, ok := idx.lookup(name)
+		if !ok {
+			return nil, &Error{Op: "list items", Subject: "site " + name, Kind: KindNotFound,
+				Message: "no Destiny resource site has this short name or alias"}
 		}
-		for _, site := range q.SiteShortNames {
-			sources = append(sources, itemSource{resourceType: rt, site: site})
+		sites = append(sites, s.ShortName)
+	}
+	var sources []itemSource
+	seen := map[string]bool{}
+	add := func(src itemSource) {
+		key := strconv.Itoa(src.rt.ID) + "\x00" + strings.ToLower(src.site)
+		if !seen[key] {
+			seen[key] = true
+			sources = append(sources, src)
+		}
+	}
+	for i, rt := range types {
+		if len(sites) == 0 {
+			add(itemSource{name: q.ResourceTypes[i], rt: rt})
+		}
+		for _, site := range sites {
+			add(itemSource{name: q.ResourceTypes[i], rt: rt, site: site})
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &lister{c: c, field: field, sem: make(chan struct{}, c.cfg.Concurrency), cancel: cancel}
+	l := &lister{c: c, field: field, sites: idx, sem: make(chan struct{}, c.cfg.Concurrency), cancel: cancel}
 	var wg sync.WaitGroup
 	for _, src := range sources {
 		wg.Go(func() { l.listSource(ctx, src) })
@@ -240,25 +294,13 @@ func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-
-	var siteNames map[int]string
-	if len(q.SiteShortNames) == 0 {
-		idx, err := c.siteIndex(ctx)
-		if err != nil {
-			return nil, err
-		}
-		siteNames = idx.byID
-	}
-	byID := make(map[int]int, len(l.items))
+	byID := make(map[int]bool, len(l.items))
 	out := make([]Item, 0, len(l.items))
 	for _, it := range l.items {
-		if _, dup := byID[it.ID]; dup {
+		if byID[it.ID] {
 			continue
 		}
-		if it.SiteShortName == "" && siteNames != nil {
-			it.SiteShortName = siteNames[it.SiteID]
-		}
-		byID[it.ID] = len(out)
+		byID[it.ID] = true
 		out = append(out, it)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -268,6 +310,7 @@ func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 type lister struct {
 	c      *Client
 	field  string
+	sites  *siteIndex
 	sem    chan struct{}
 	cancel context.CancelFunc
 
@@ -283,6 +326,12 @@ func (l *lister) fail(err error) {
 		l.err = err
 		l.cancel()
 	}
+}
+
+func (l *lister) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err != nil
 }
 
 func (l *lister) add(items []Item) {
@@ -303,11 +352,7 @@ func (l *lister) acquire(ctx context.Context) bool {
 func (l *lister) release() { <-l.sem }
 
 func (l *lister) path(src itemSource) string {
-	segs := strings.Split(strings.Trim(src.resourceType, "/"), "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
-	}
-	return "/materials/resourcetypes/" + strings.Join(segs, "/") + "/items"
+	return "/materials/resourcetypes/" + strconv.Itoa(src.rt.ID) + "/items"
 }
 
 func (l *lister) query(src itemSource) url.Values {
@@ -322,94 +367,188 @@ func (l *lister) query(src itemSource) url.Values {
 	return q
 }
 
+// itemPage is one answer of the listing.
+type itemPage struct {
+	skip  int
+	items []Item
+	next  string
+}
+
+func (l *lister) malformed(src itemSource, format string, args ...any) {
+	l.fail(&Error{Op: "list items", Subject: src.subject(), Kind: KindMalformed, StatusCode: http.StatusOK,
+		Message: fmt.Sprintf(format, args...)})
+}
+
 func (l *lister) listSource(ctx context.Context, src itemSource) {
-	// The first page first: most sources (one resource type at one site) fit in one page, which then
-	// answers everything in one call. Only a full first page asks for the count, to fetch the rest at once.
 	size := l.c.cfg.PageSize
-	first, _, err := l.page(ctx, src, 0)
-	if err != nil {
-		l.fail(err)
+	var first itemPage
+	var total int
+	var ferr, cerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { first, ferr = l.page(ctx, src, 0) })
+	wg.Go(func() { total, cerr = l.count(ctx, src) })
+	wg.Wait()
+	if ferr != nil {
+		l.fail(ferr)
 		return
 	}
-	if len(first) < size {
-		l.add(first)
+	if cerr != nil {
+		l.fail(cerr)
 		return
 	}
-	total, err := l.count(ctx, src)
-	if err != nil {
-		if e, ok := err.(*Error); ok && (e.Kind == KindBadRequest || e.Kind == KindMalformed) {
-			l.add(first)
-			l.sequential(ctx, src, len(first), -1, first[0].ID)
+	pages := []itemPage{first}
+	// The server's page length: $top, or fewer when it caps pages itself.
+	stride := size
+	if n := len(first.items); n < size && n < total {
+		if n == 0 {
+			l.malformed(src, "the first page is empty but $count is %d", total)
 			return
 		}
-		l.fail(err)
-		return
+		stride = n
 	}
-	pages := max((total+size-1)/size, 1)
-	var wg sync.WaitGroup
-	results := make([][]Item, pages)
-	results[0] = first
-	for p := 1; p < pages; p++ {
-		wg.Go(func() {
-			items, _, err := l.page(ctx, src, p*size)
-			if err != nil {
-				l.fail(err)
-				return
-			}
-			results[p] = items
-		})
+	if total > len(first.items) {
+		n := (total - 1) / stride // pages after the first
+		if n > maxPagesPerSource {
+			l.malformed(src, "$count %d in pages of %d items would take %d requests: refusing", total, stride, n)
+			return
+		}
+		rest, ok := l.counted(ctx, src, stride, total)
+		if !ok {
+			return
+		}
+		pages = append(pages, rest...)
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return
-	}
+	sort.Slice(pages, func(i, j int) bool { return pages[i].skip < pages[j].skip })
 	// Pages are ordered by id: a page that does not start after the previous page's start means the
 	// server ignored $skip (a deletion while listing shifts a page by a few items, never back to the start).
-	for p := 1; p < pages; p++ {
-		prev, cur := results[p-1], results[p]
+	for p := 1; p < len(pages); p++ {
+		prev, cur := pages[p-1].items, pages[p].items
 		if len(prev) > 0 && len(cur) > 0 && cur[0].ID <= prev[0].ID {
-			l.fail(&Error{Op: "list items", Subject: src.subject(), Kind: KindMalformed, StatusCode: http.StatusOK,
-				Message: fmt.Sprintf("page at $skip=%d does not follow the page before it (the server ignores $skip or $orderby)", p*size)})
+			l.malformed(src, "page at $skip=%d does not follow the page before it (the server ignores $skip or $orderby)", pages[p].skip)
 			return
 		}
 	}
-	for _, items := range results {
-		l.add(items)
+	last := pages[len(pages)-1]
+	if len(last.items) >= stride || nextSkip(last.next) > last.skip {
+		more, ok := l.sequential(ctx, src, last, stride, total)
+		if !ok {
+			return
+		}
+		pages = append(pages, more...)
 	}
-	if last := results[pages-1]; len(last) == size {
-		// More items than counted (added while listing): continue until a short page.
-		l.sequential(ctx, src, pages*size, total, last[0].ID)
+	ids := map[int]bool{}
+	for _, p := range pages {
+		for _, it := range p.items {
+			ids[it.ID] = true
+		}
+	}
+	if len(ids) < total {
+		l.malformed(src, "the listing ended at %d items but $count is %d: refusing a partial answer", len(ids), total)
+		return
+	}
+	for _, p := range pages {
+		l.add(p.items)
 	}
 }
 
-// sequential pages from skip until a short or empty page; prevFirst is the first id of the page before
-// (-1: none), to notice a server that ignores $skip.
-func (l *lister) sequential(ctx context.Context, src itemSource, skip, total, prevFirst int) {
-	size := l.c.cfg.PageSize
-	limit := maxPagesSlack
-	if total >= 0 {
-		limit += total / size
+// counted fetches the pages after the first that $count promises, stride items apart, with a fixed
+// pool of workers. A page shorter than expected is completed from where it stopped.
+func (l *lister) counted(ctx context.Context, src itemSource, stride, total int) ([]itemPage, bool) {
+	skips := make(chan int)
+	go func() {
+		defer close(skips)
+		for skip := stride; skip < total; skip += stride {
+			select {
+			case skips <- skip:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var mu sync.Mutex
+	var out []itemPage
+	var wg sync.WaitGroup
+	for range min(l.c.cfg.Concurrency, (total-1)/stride) {
+		wg.Go(func() {
+			for skip := range skips {
+				if ctx.Err() != nil {
+					continue
+				}
+				want := min(stride, total-skip)
+				p, err := l.page(ctx, src, skip)
+				for err == nil && len(p.items) < want {
+					// Completed from where it stopped: a server may end a page early.
+					var more itemPage
+					more, err = l.page(ctx, src, skip+len(p.items))
+					if err != nil || len(more.items) == 0 {
+						break
+					}
+					p.items = append(p.items, more.items...)
+					p.next = more.next
+				}
+				if err != nil {
+					l.fail(err)
+					continue
+				}
+				if len(p.items) == 0 {
+					// Nothing where the count promised items: the listing cannot reach its count.
+					l.malformed(src, "page at $skip=%d is empty but $count is %d: refusing a partial answer", skip, total)
+					continue
+				}
+				mu.Lock()
+				out = append(out, p)
+				mu.Unlock()
+			}
+		})
 	}
-	for n := 0; n < limit; n++ {
-		items, _, err := l.page(ctx, src, skip)
+	wg.Wait()
+	return out, ctx.Err() == nil && !l.failed()
+}
+
+// sequential continues after the page last while pages come back full or the server links onward.
+func (l *lister) sequential(ctx context.Context, src itemSource, last itemPage, stride, total int) ([]itemPage, bool) {
+	limit := maxPagesSlack + total/stride
+	var out []itemPage
+	for range limit {
+		skip := last.skip + len(last.items)
+		if s := nextSkip(last.next); s > last.skip {
+			skip = s
+		} else if len(last.items) < stride {
+			return out, true
+		}
+		p, err := l.page(ctx, src, skip)
 		if err != nil {
 			l.fail(err)
-			return
+			return nil, false
 		}
-		if len(items) > 0 && prevFirst >= 0 && items[0].ID <= prevFirst {
-			l.fail(&Error{Op: "list items", Subject: src.subject(), Kind: KindMalformed, StatusCode: http.StatusOK,
-				Message: fmt.Sprintf("page at $skip=%d repeats the previous page (the server ignores $skip)", skip)})
-			return
+		if len(p.items) == 0 {
+			return out, true
 		}
-		l.add(items)
-		if len(items) < size {
-			return
+		if len(last.items) > 0 && p.items[0].ID <= last.items[0].ID {
+			l.malformed(src, "page at $skip=%d repeats the previous page (the server ignores $skip)", skip)
+			return nil, false
 		}
-		prevFirst = items[0].ID
-		skip += len(items)
+		out = append(out, p)
+		last = p
 	}
-	l.fail(&Error{Op: "list items", Subject: src.subject(), Kind: KindMalformed,
-		Message: fmt.Sprintf("more than %d pages of %d items: giving up", limit, size)})
+	l.malformed(src, "more than %d pages of %d items: giving up", limit, stride)
+	return nil, false
+}
+
+// nextSkip is the $skip of an @nextLink, or -1.
+func nextSkip(link string) int {
+	if link == "" {
+		return -1
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(u.Query().Get("$skip"))
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 func (l *lister) count(ctx context.Context, src itemSource) (int, error) {
@@ -425,18 +564,27 @@ func (l *lister) count(ctx context.Context, src itemSource) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s := strings.TrimSpace(string(body))
-	n, perr := strconv.Atoi(s)
-	if perr != nil || n < 0 {
-		return 0, &Error{Op: "count items", Subject: src.subject(), Kind: KindMalformed, StatusCode: http.StatusOK,
-			Message: "$count answer is not an integer: " + httpx.Snippet(body, 60)}
-	}
-	return n, nil
+	return parseCount(body, src.subject())
 }
 
-func (l *lister) page(ctx context.Context, src itemSource, skip int) ([]Item, string, error) {
+// parseCount reads a $count answer: a plain-text integer from 0 to MaxItemCount.
+func parseCount(body []byte, subject string) (int, error) {
+	s := strings.TrimSpace(string(body))
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, &Error{Op: "count items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK,
+			Message: "$count answer is not an integer: " + httpx.Snippet(body, 60)}
+	}
+	if n < 0 || n > MaxItemCount {
+		return 0, &Error{Op: "count items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK,
+			Message: fmt.Sprintf("$count answer %d is outside 0..%d: refusing it", n, MaxItemCount)}
+	}
+	return int(n), nil
+}
+
+func (l *lister) page(ctx context.Context, src itemSource, skip int) (itemPage, error) {
 	if !l.acquire(ctx) {
-		return nil, "", &Error{Op: "list items", Subject: src.subject(), Kind: KindCanceled, Err: ctx.Err()}
+		return itemPage{}, &Error{Op: "list items", Subject: src.subject(), Kind: KindCanceled, Err: ctx.Err()}
 	}
 	defer l.release()
 	q := l.query(src)
@@ -444,27 +592,54 @@ func (l *lister) page(ctx context.Context, src itemSource, skip int) ([]Item, st
 	q.Set("$skip", strconv.Itoa(skip))
 	body, _, err := l.c.get(ctx, "list items", src.subject(), l.path(src), q, ServiceResources)
 	if err != nil {
-		return nil, "", err
+		return itemPage{}, err
 	}
+	subject := fmt.Sprintf("%s, $skip=%d", src.subject(), skip)
+	items, next, err := decodeItemPage(body, l.field, subject)
+	if err != nil {
+		return itemPage{}, err
+	}
+	for i := range items {
+		it := &items[i]
+		it.QueryResourceType = src.name
+		it.SiteShortName = l.sites.shortName(it.SiteID, it.SiteGUID)
+		if src.site != "" && (it.SiteID != 0 || it.SiteGUID != "") && !strings.EqualFold(it.SiteShortName, src.site) {
+			return itemPage{}, &Error{Op: "list items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK,
+				Message: fmt.Sprintf("item %d belongs to site %s (internalId %d), not to the site %s asked for: refusing the answer",
+					it.ID, orUnknown(it.SiteShortName), it.SiteID, src.site)}
+		}
+	}
+	return itemPage{skip: skip, items: items, next: next}, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return strconv.Quote(s)
+}
+
+// decodeItemPage decodes one ItemCollection. Every item has an id (a positive integer) and a known
+// status; an answer without a "value" list is malformed.
+func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, error) {
 	var coll itemCollection
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&coll); err != nil {
-		return nil, "", &Error{Op: "list items", Subject: fmt.Sprintf("%s, $skip=%d", src.subject(), skip), Kind: KindMalformed,
+		return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
 			StatusCode: http.StatusOK, Message: "item page is not valid JSON", Err: err}
 	}
-	if coll.Value == nil && !bytes.Contains(body, []byte(`"value"`)) {
-		return nil, "", &Error{Op: "list items", Subject: fmt.Sprintf("%s, $skip=%d", src.subject(), skip), Kind: KindMalformed,
+	if coll.Value == nil {
+		return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
 			StatusCode: http.StatusOK, Message: "item page has no \"value\" list: " + httpx.Snippet(body, 80)}
 	}
 	items := make([]Item, 0, len(coll.Value))
 	for i := range coll.Value {
-		it := coll.Value[i].item(l.field)
-		if it.ID == 0 && it.GUID == "" {
-			return nil, "", &Error{Op: "list items", Subject: fmt.Sprintf("%s, $skip=%d", src.subject(), skip), Kind: KindMalformed,
-				StatusCode: http.StatusOK, Message: fmt.Sprintf("item %d of the page has neither id nor guid", i)}
+		it, err := coll.Value[i].item(serialField)
+		if err != nil {
+			return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
+				StatusCode: http.StatusOK, Message: fmt.Sprintf("item %d of the page: %v", i, err)}
 		}
-		it.SiteShortName = src.site
 		items = append(items, it)
 	}
 	return items, coll.NextLink, nil

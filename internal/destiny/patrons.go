@@ -1,6 +1,8 @@
 package destiny
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,24 +76,130 @@ type wirePatron struct {
 	Sites      []struct {
 		InternalID  json.Number `json:"internalId"`
 		PrimarySite bool        `json:"primarySite"`
-		Status      string      `json:"status"`
-		PatronType  struct {
-			ID   json.Number `json:"id"`
-			Name string      `json:"name"`
-		} `json:"patronType"`
+		Status      flexName    `json:"status"`
+		PatronType  flexName    `json:"patronType"`
 	} `json:"sites"`
 }
 
-// PatronStatus looks one patron up by district id.
-func (c *Client) PatronStatus(ctx context.Context, districtID string) (*Patron, error) {
-	const op = "patron status"
-	if strings.TrimSpace(districtID) == "" {
-		return nil, &Error{Op: op, Kind: KindBadRequest, Message: "empty district id"}
+// flexName is a value whose exact shape the public material does not settle: a plain string ("A",
+// "Student") or an object with an id and a name, code or value ({"id":1,"name":"Student"}).
+type flexName struct {
+	ID   int
+	Name string
+}
+
+func (f *flexName) UnmarshalJSON(b []byte) error {
+	*f = flexName{}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		f.Name = s
+		return nil
 	}
-	body, _, err := c.get(ctx, op, districtID, "/circulation/patrons/"+url.PathEscape(districtID)+"/status", nil, ServicePatronInfo)
+	var o struct {
+		ID    json.Number `json:"id"`
+		Name  string      `json:"name"`
+		Code  string      `json:"code"`
+		Value string      `json:"value"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&o); err != nil {
+		return fmt.Errorf("want a string or an object with a name: %w", err)
+	}
+	f.ID = atoi(o.ID)
+	f.Name = cmp.Or(o.Name, o.Code, o.Value)
+	return nil
+}
+
+// BorrowerKey identifies the borrower of a checkout for lookups, caching and errors: the district id
+// when the checkout has one, else "guid:" and the patron GUID, else "id:" and the patron id; "" when the
+// checkout names no patron at all.
+func BorrowerKey(co *Checkout) string {
+	switch {
+	case co == nil:
+		return ""
+	case strings.TrimSpace(co.DistrictID) != "":
+		return strings.TrimSpace(co.DistrictID)
+	case co.PatronGUID != "":
+		return "guid:" + co.PatronGUID
+	case co.PatronID > 0:
+		return "id:" + strconv.Itoa(co.PatronID)
+	}
+	return ""
+}
+
+// PatronStatus looks one patron up: GET /circulation/patrons/{id}/status with id the district id (or
+// another identifier the server accepts there).
+func (c *Client) PatronStatus(ctx context.Context, districtID string) (*Patron, error) {
+	if strings.TrimSpace(districtID) == "" {
+		return nil, &Error{Op: "patron status", Kind: KindBadRequest, Message: "empty district id"}
+	}
+	return c.patronStatus(ctx, districtID, districtID, districtID)
+}
+
+// BorrowerStatus looks up the borrower of a checkout with the identifiers the checkout carries. Which
+// identifier the path takes is not settled in the public material (clients use the district id; other
+// {id} paths of the API take the database id or GUID), so it asks by district id first and, on a 404,
+// by the patron GUID and then the patron id. A patron no identifier finds is KindNotFound naming every
+// identifier tried; the error's Subject is BorrowerKey(co).
+func (c *Client) BorrowerStatus(ctx context.Context, co *Checkout) (*Patron, error) {
+	key := BorrowerKey(co)
+	if key == "" {
+		return nil, &Error{Op: "patron status", Kind: KindInvalidData, Message: "the checkout names no patron (no district id, GUID or id)"}
+	}
+	var tried []string
+	var ids []string
+	if d := strings.TrimSpace(co.DistrictID); d != "" {
+		ids = append(ids, d)
+		tried = append(tried, "district id "+d)
+	}
+	if co.PatronGUID != "" {
+		ids = append(ids, co.PatronGUID)
+		tried = append(tried, "GUID "+co.PatronGUID)
+	}
+	if co.PatronID > 0 {
+		ids = append(ids, strconv.Itoa(co.PatronID))
+		tried = append(tried, "patron id "+strconv.Itoa(co.PatronID))
+	}
+	var last error
+	for _, id := range ids {
+		p, err := c.patronStatus(ctx, key, id, strings.TrimSpace(co.DistrictID))
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, KindNotFound) {
+			return nil, err
+		}
+		last = err
+	}
+	e := &Error{Op: "patron status", Subject: key, Kind: KindNotFound, StatusCode: http.StatusNotFound,
+		Message: "Destiny has no patron status for the borrower (asked by " + strings.Join(tried, ", ") + ")"}
+	var le *Error
+	if errors.As(last, &le) {
+		e.Code, e.LogID = le.Code, le.LogID
+	}
+	return nil, e
+}
+
+// patronStatus asks for the status of the patron with path id id; districtID fills an answer without one.
+func (c *Client) patronStatus(ctx context.Context, subject, id, districtID string) (*Patron, error) {
+	const op = "patron status"
+	body, _, err := c.get(ctx, op, subject, "/circulation/patrons/"+url.PathEscape(id)+"/status", nil, ServicePatronInfo)
 	if err != nil {
 		return nil, err
 	}
+	p, err := decodePatron(body, districtID)
+	if err != nil {
+		err.(*Error).Subject = subject
+		return nil, err
+	}
+	return p, nil
+}
+
+// decodePatron decodes a patron status answer; districtID is used when the answer has none. It fails on
+// invalid JSON, a patron without sites, and an unknown status at the primary site.
+func decodePatron(body []byte, districtID string) (*Patron, error) {
+	const op = "patron status"
 	var w wirePatron
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, &Error{Op: op, Subject: districtID, Kind: KindMalformed, StatusCode: http.StatusOK, Message: "patron status is not valid JSON", Err: err}
@@ -105,9 +213,9 @@ func (c *Client) PatronStatus(ctx context.Context, districtID string) (*Patron, 
 	}
 	primary := 0
 	for i, s := range w.Sites {
-		st, _ := ParsePatronState(s.Status)
+		st, _ := ParsePatronState(s.Status.Name)
 		p.Sites = append(p.Sites, PatronSite{InternalID: atoi(s.InternalID), Primary: s.PrimarySite, Status: st,
-			RawStatus: s.Status, Type: s.PatronType.Name, TypeID: atoi(s.PatronType.ID)})
+			RawStatus: s.Status.Name, Type: strings.TrimSpace(s.PatronType.Name), TypeID: s.PatronType.ID})
 		if s.PrimarySite && !w.Sites[primary].PrimarySite {
 			primary = i
 		}
@@ -116,6 +224,10 @@ func (c *Client) PatronStatus(ctx context.Context, districtID string) (*Patron, 
 	if ps.Status == "" {
 		return nil, &Error{Op: op, Subject: districtID, Kind: KindInvalidData, StatusCode: http.StatusOK,
 			Message: fmt.Sprintf("unknown patron status %q at site %d (want A/Active, I/Inactive or R/Restricted)", ps.RawStatus, ps.InternalID)}
+	}
+	if ps.Type == "" {
+		return nil, &Error{Op: op, Subject: districtID, Kind: KindInvalidData, StatusCode: http.StatusOK,
+			Message: fmt.Sprintf("no patron type at site %d", ps.InternalID)}
 	}
 	p.Type, p.TypeID, p.Status, p.SiteID = ps.Type, ps.TypeID, ps.Status, ps.InternalID
 	return p, nil
@@ -228,7 +340,7 @@ func CheckoutKey(items []*Item) string {
 	return strings.Join(parts, ",")
 }
 
-// Patrons looks up every distinct borrower of items once (cache permitting; cache may be nil), with
+// Patrons looks up every distinct borrower of items once (BorrowerStatus), keyed by BorrowerKey (cache permitting; cache may be nil), with
 // at most Concurrency requests in flight. A failure for one patron (not found, unknown status,
 // malformed answer, a server error after retries) is returned in the error list and leaves that
 // patron out of the map; the others are still looked up. A failure that would repeat for every
@@ -243,10 +355,10 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 		if co == nil {
 			continue
 		}
-		id := strings.TrimSpace(co.DistrictID)
+		id := BorrowerKey(co)
 		if id == "" {
 			errs = append(errs, &Error{Op: "patron status", Subject: fmt.Sprintf("item %d", items[i].ID), Kind: KindInvalidData,
-				Message: fmt.Sprintf("checkout to patron %d has no districtId", co.PatronID)})
+				Message: "the checkout names no patron (no district id, GUID or id)"})
 			continue
 		}
 		if _, seen := borrowers[id]; !seen {
@@ -287,7 +399,7 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			p, err := c.PatronStatus(ctx, id)
+			p, err := c.BorrowerStatus(ctx, borrowers[id][0].Checkout)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -321,17 +433,14 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 // Resources service (one item) and the Patron Info service (a patron lookup by an id that does not
 // exist: 404 means the service is granted, 403 names it as missing).
 func (c *Client) TestConnection(ctx context.Context) error {
-	c.tokMu.Lock()
-	_, err := c.authenticateLocked(ctx)
-	c.tokMu.Unlock()
-	if err != nil {
+	if err := c.authenticate(ctx); err != nil {
 		return err
 	}
 	if _, _, err := c.get(ctx, "test connection", "Resources service", "/materials/resources/items",
 		url.Values{"$top": {"1"}, "excludeFields": {"itemNotes,historicalNotes,itemFields"}}, ServiceResources); err != nil {
 		return err
 	}
-	_, _, err = c.get(ctx, "test connection", "Patron Info service", "/circulation/patrons/"+url.PathEscape(connectionProbeID)+"/status", nil, ServicePatronInfo)
+	_, _, err := c.get(ctx, "test connection", "Patron Info service", "/circulation/patrons/"+url.PathEscape(connectionProbeID)+"/status", nil, ServicePatronInfo)
 	if err != nil && !errors.Is(err, KindNotFound) {
 		return err
 	}

@@ -3,6 +3,10 @@ package destiny_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,26 +200,30 @@ func TestPatronsReportsFailuresPerPatron(t *testing.T) {
 	items = append(items,
 		destiny.Item{ID: 999001, Checkout: &destiny.Checkout{DistrictID: "ghost"}},
 		destiny.Item{ID: 999002, Checkout: &destiny.Checkout{PatronID: 77}},
+		destiny.Item{ID: 999003, Checkout: &destiny.Checkout{FirstName: "Nobody"}},
 	)
 	got, errs := f.c.Patrons(context.Background(), nil, items)
-	if len(errs) != 3 {
-		t.Fatalf("%d errors, want 3 (unknown status, not found, no districtId): %v", len(errs), errs)
+	if len(errs) != 4 {
+		t.Fatalf("%d errors, want 4 (unknown status, two not found, no identifier): %v", len(errs), errs)
 	}
-	kinds := map[destiny.Kind]string{}
+	subjects := map[destiny.Kind][]string{}
 	for _, err := range errs {
 		var e *destiny.Error
 		if !errors.As(err, &e) {
 			t.Fatalf("%T %v", err, err)
 		}
-		kinds[e.Kind] = e.Subject
+		subjects[e.Kind] = append(subjects[e.Kind], e.Subject)
 	}
-	if kinds[destiny.KindInvalidData] == "" || kinds[destiny.KindNotFound] != "ghost" {
-		t.Errorf("errors %v", errs)
+	sort.Strings(subjects[destiny.KindNotFound])
+	sort.Strings(subjects[destiny.KindInvalidData])
+	if strings.Join(subjects[destiny.KindNotFound], ",") != "ghost,id:77" ||
+		strings.Join(subjects[destiny.KindInvalidData], ",") != strings.Join(sorted(weird, "item 999003"), ",") {
+		t.Errorf("errors by kind %v: %v", subjects, errs)
 	}
 	if _, ok := got[weird]; ok {
 		t.Error("a patron with an unknown status is in the result")
 	}
-	if len(got) != len(borrowers(items))-3 { // minus the weird status, "ghost" and the empty id
+	if len(got) != len(borrowers(items))-3 { // minus the weird status, "ghost" and patron 77
 		t.Errorf("%d patrons, want every other borrower (%d)", len(got), len(borrowers(items))-3)
 	}
 }
@@ -236,5 +244,88 @@ func TestPatronsStopsOnAMissingService(t *testing.T) {
 	}
 	if n := f.sim.Sim().CallCount(f.sim.RoutePatron()); n > 3 {
 		t.Errorf("%d lookups after the first 403; want at most Concurrency (3)", n)
+	}
+}
+
+func sorted(s ...string) []string {
+	sort.Strings(s)
+	return s
+}
+
+func TestBorrowersAreFoundWhicheverIdentifierThePathTakes(t *testing.T) {
+	tests := []struct {
+		name string
+		ids  simdestiny.PatronIDs
+		// callsPerBorrower: the district id first, then the GUID when the district id is a 404.
+		callsPerBorrower int
+	}{
+		{"a server that takes the district id answers the first lookup", simdestiny.PatronByDistrictID, 1},
+		{"a server that takes the patron id or GUID answers the GUID after a 404 by district id", simdestiny.PatronByPatronID, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup(t, nil, simdestiny.Options{PatronIDs: tt.ids}, nil, nil)
+			items, err := f.c.ListItems(context.Background(), ipadQuery())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, errs := f.c.Patrons(context.Background(), nil, items)
+			if len(errs) != 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			want := borrowers(items)
+			if len(got) != len(want) {
+				t.Fatalf("%d patrons, want %d", len(got), len(want))
+			}
+			for id := range want {
+				if p := got[id]; p == nil || p.DistrictID != id || p.Type == "" {
+					t.Errorf("borrower %s: %+v", id, p)
+				}
+			}
+			if calls := f.sim.Sim().CallCount(f.sim.RoutePatron()); calls != tt.callsPerBorrower*len(want) {
+				t.Errorf("%d lookups for %d borrowers, want %d each", calls, len(want), tt.callsPerBorrower)
+			}
+		})
+	}
+}
+
+func TestPatronStatusAcceptsEitherShapeOfStatusAndType(t *testing.T) {
+	tests := []struct {
+		name, site string
+		wantType   string
+		wantStatus destiny.PatronState
+		wantErr    destiny.Kind
+	}{
+		{"strings, as the patron import writes them", `{"internalId":1,"primarySite":true,"status":"A","patronType":"Student"}`, "Student", destiny.PatronActive, ""},
+		{"objects with id and name", `{"internalId":1,"primarySite":true,"status":{"code":"I","name":"Inactive"},"patronType":{"id":3,"name":"Teacher"}}`, "Teacher", destiny.PatronInactive, ""},
+		{"an unknown status is a clear per-patron error", `{"internalId":1,"primarySite":true,"status":"Q","patronType":{"id":3,"name":"Teacher"}}`, "", "", destiny.KindInvalidData},
+		{"a missing patron type is a clear per-patron error", `{"internalId":1,"primarySite":true,"status":"A"}`, "", "", destiny.KindInvalidData},
+		{"a status of the wrong JSON type is malformed", `{"internalId":1,"primarySite":true,"status":[1],"patronType":"Student"}`, "", "", destiny.KindMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"districtId":"S1","internalId":9,"firstName":"Ada","lastName":"Lovelace","sites":[` + tt.site + `]}`
+			f := setup(t, nil, simdestiny.Options{}, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if strings.HasSuffix(r.URL.Path, "/status") {
+						w.Header().Set("Content-Type", "application/json")
+						fmt.Fprint(w, body)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}, nil)
+			p, err := f.c.PatronStatus(context.Background(), "S1")
+			if tt.wantErr != "" {
+				mustErr(t, err, tt.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Type != tt.wantType || p.Status != tt.wantStatus {
+				t.Errorf("type %q status %q, want %q %q", p.Type, p.Status, tt.wantType, tt.wantStatus)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -35,8 +36,38 @@ type wireSite struct {
 }
 
 type siteIndex struct {
-	sites []Site
-	byID  map[int]string // internalId -> short name
+	sites  []Site
+	byID   map[int]string    // internalId -> short name
+	byGUID map[string]string // lower-case guid -> short name
+}
+
+// lookup finds a site by short name or alias, case-insensitively.
+func (x *siteIndex) lookup(name string) (Site, bool) {
+	name = strings.TrimSpace(name)
+	for _, s := range x.sites {
+		if strings.EqualFold(s.ShortName, name) {
+			return s, true
+		}
+	}
+	for _, s := range x.sites {
+		for _, a := range s.Aliases {
+			if strings.EqualFold(a, name) {
+				return s, true
+			}
+		}
+	}
+	return Site{}, false
+}
+
+// shortName names the site an item's body refers to, by internalId or else guid; "" when unknown.
+func (x *siteIndex) shortName(id int, guid string) string {
+	if id != 0 {
+		return x.byID[id]
+	}
+	if guid != "" {
+		return x.byGUID[strings.ToLower(guid)]
+	}
+	return ""
 }
 
 // Sites lists the district's resource sites with their short names: GET /sites?productTypes=resource
@@ -93,9 +124,10 @@ func (c *Client) siteIndex(ctx context.Context) (*siteIndex, error) {
 		}
 	}
 	sort.Slice(sites, func(i, j int) bool { return sites[i].ShortName < sites[j].ShortName })
-	idx := &siteIndex{sites: sites, byID: make(map[int]string, len(sites))}
+	idx := &siteIndex{sites: sites, byID: make(map[int]string, len(sites)), byGUID: make(map[string]string, len(sites))}
 	for _, s := range sites {
 		idx.byID[s.InternalID] = s.ShortName
+		idx.byGUID[strings.ToLower(s.GUID)] = s.ShortName
 	}
 	c.sites = idx
 	return idx, nil

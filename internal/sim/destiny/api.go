@@ -96,19 +96,94 @@ func (s *Server) typeItems(w http.ResponseWriter, r *http.Request) {
 	s.listItems(w, r, rt, "/materials/resourcetypes/"+esc+"/items", "/resourcetypes/"+esc+"/items")
 }
 
-// resourceType finds a type by database id, GUID or name (a hierarchical name matches on its last segment).
+// resourceType finds a type as a real server does (resources-api.yaml, get-items-by-resource-type):
+// by database id, GUID, or name, where "the name must be a hierarchical path locating resource types"
+// from the root ("Resources/Technology/iPad", matched case-insensitively as in the spec's example
+// "resources/textbooks/digital%20materials"). A bare child name is not a path: nil, so a 404.
 func (s *Server) resourceType(key string) *district.ResourceType {
-	last := key
-	if i := strings.LastIndex(key, "/"); i >= 0 {
-		last = key[i+1:]
-	}
 	for i := range s.types {
 		t := &s.types[i]
-		if strconv.Itoa(t.ID) == key || strings.EqualFold(t.GUID, key) || strings.EqualFold(t.Name, key) || strings.EqualFold(t.Name, last) {
+		if strconv.Itoa(t.ID) == key || strings.EqualFold(t.GUID, key) || strings.EqualFold(s.typePath(t), strings.Trim(key, "/")) {
 			return t
 		}
 	}
 	return nil
+}
+
+// typePath is a type's hierarchical name from the root, segments joined by "/".
+func (s *Server) typePath(t *district.ResourceType) string {
+	path := t.Name
+	for depth := 0; t.ParentID != 0 && depth < len(s.types); depth++ {
+		t = s.typeByID(t.ParentID)
+		if t == nil {
+			break
+		}
+		path = t.Name + "/" + path
+	}
+	return path
+}
+
+func (s *Server) typeByID(id int) *district.ResourceType {
+	for i := range s.types {
+		if s.types[i].ID == id {
+			return &s.types[i]
+		}
+	}
+	return nil
+}
+
+// typeByName is the type an item names (items refer to their type by name in the district).
+func (s *Server) typeByName(name string) *district.ResourceType {
+	for i := range s.types {
+		if strings.EqualFold(s.types[i].Name, name) {
+			return &s.types[i]
+		}
+	}
+	return nil
+}
+
+// wireTypeNode is the BriefResourceType schema (get-resource-type-hierarchy): a node and its children.
+type wireTypeNode struct {
+	ID         int            `json:"id"`
+	GUID       string         `json:"guid"`
+	Name       string         `json:"name"`
+	NameFields []wireIDOnly   `json:"nameFields"`
+	Children   []wireTypeNode `json:"children,omitempty"`
+}
+
+type wireIDOnly struct {
+	ID int `json:"id"`
+}
+
+// typeHierarchy implements GET /materials/resourcetypes: the root with its children, nested. A
+// district without types answers 201 with no body, as the spec documents.
+func (s *Server) typeHierarchy(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	var node func(t *district.ResourceType) wireTypeNode
+	node = func(t *district.ResourceType) wireTypeNode {
+		n := wireTypeNode{ID: t.ID, GUID: t.GUID, Name: t.Name, NameFields: []wireIDOnly{{ID: 1}}}
+		for i := range s.types {
+			if c := &s.types[i]; c.ParentID == t.ID && c.ID != t.ID {
+				n.Children = append(n.Children, node(c))
+			}
+		}
+		return n
+	}
+	var roots []wireTypeNode
+	for i := range s.types {
+		if s.types[i].ParentID == 0 {
+			roots = append(roots, node(&s.types[i]))
+		}
+	}
+	s.mu.Unlock()
+	switch len(roots) {
+	case 0:
+		w.WriteHeader(http.StatusCreated)
+	case 1:
+		writeJSON(w, http.StatusOK, roots[0])
+	default:
+		writeJSON(w, http.StatusOK, roots)
+	}
 }
 
 func badParam(s *Server, w http.ResponseWriter, name, value string) {
@@ -199,6 +274,9 @@ func (s *Server) listItems(w http.ResponseWriter, r *http.Request, rt *district.
 			matched[i], matched[j] = matched[j], matched[i]
 		}
 	}
+	if s.maxPage > 0 && top > s.maxPage {
+		top = s.maxPage // a server with its own cap returns fewer than $top
+	}
 	total := len(matched)
 	lo, hi := min(skip, total), min(skip+top, total)
 	page := make([]wireItem, 0, hi-lo)
@@ -251,7 +329,7 @@ func (s *Server) wireItem(it *district.Item, withCheckout bool, exclude map[stri
 		SerialNumber: it.SerialNumber,
 		Status:       it.Status,
 	}
-	if rt := s.resourceType(it.ResourceType); rt != nil {
+	if rt := s.typeByName(it.ResourceType); rt != nil {
 		out.ResourceType = wireRef{ID: rt.ID, GUID: rt.GUID, Name: rt.Name}
 	} else {
 		out.ResourceType = wireRef{Name: it.ResourceType}
@@ -488,7 +566,18 @@ func (s *Server) patronStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	p := s.patrons[id]
-	if p == nil {
+	if s.opts.PatronIDs == PatronByPatronID {
+		p = s.patronByID[id]
+		if p == nil {
+			for _, q := range s.patrons {
+				if strings.EqualFold(q.GUID, id) {
+					p = q
+					break
+				}
+			}
+		}
+	}
+	if p == nil || s.gone[p.DistrictID] {
 		s.mu.Unlock()
 		s.writeError(w, http.StatusNotFound, true, "CODE_NOT_FOUND", "Could not find patron", id)
 		return

@@ -1,6 +1,6 @@
 // Package destiny is a faithful simulator of the Follett Destiny REST API endpoints this project
 // reads, served from an in-memory district (internal/sim/district). It follows Follett's OpenAPI text
-// in /work/shared/reference/destiny field for field, including the documented quirks: relative
+// (Destiny Open APIs: auth-api.yaml, resources-api.yaml, sites-api.yaml; copies in testdata/) field for field, including the documented quirks: relative
 // @nextLink values that drop the /materials prefix, the includeCurrentCheckout filter and the sort
 // order, $count answering a plain-text integer, and two error shapes (wrapped {"error":{...}} on the
 // auth, resources and circulation endpoints, unwrapped on /sites, as in sites-api.yaml).
@@ -9,9 +9,19 @@
 //
 //	POST /auth/accessToken                              client credentials -> JWT-looking bearer token
 //	GET  /materials/resources/items                     all items (Resources service)
-//	GET  /materials/resourcetypes/{typeIdOrGuidOrName}/items   items of one type (Resources service)
+//	GET  /materials/resourcetypes                       the resource type hierarchy (Resources service)
+//	GET  /materials/resourcetypes/{idOrGuidOrPath}/items  items of one type; a name must be the
+//	                                                    full hierarchical path, as on a real server
+//	                                                    (Resources service)
 //	GET  /sites, GET /sites/{guid|internalId}           sites (any valid token)
-//	GET  /circulation/patrons/{districtId}/status       patron status (Patron Info service)
+//	GET  /circulation/patrons/{id}/status               patron status (Patron Info service); id is the
+//	                                                    district id, or with PatronByPatronID the
+//	                                                    patron's database id or GUID
+//
+// A missing, unknown or expired token is answered 401 with the codes the reference shows:
+// CODE_MISSING_INVALID_ACCESS_TOKEN on the resources and circulation endpoints, CODE_INVALID_TOKEN on
+// /sites (TokenCodesEnum answers with the Error schema's finer CODE_MISSING_TOKEN / CODE_INVALID_TOKEN
+// / CODE_EXPIRED_TOKEN instead).
 //
 // Faults (latency, error rate, HTML gateway pages, truncated bodies, hangs, resets) come from the
 // embedded simhttp.Server: use Sim() to reach FailNext, SetKnobs and the call counters.
@@ -75,6 +85,31 @@ const (
 	Outage503
 )
 
+// TokenCodes says which error codes a refused token gets.
+type TokenCodes int
+
+const (
+	// TokenCodesAsDocumented answers as the reference's 401 examples do: CODE_MISSING_INVALID_ACCESS_TOKEN
+	// (resources and circulation) and CODE_INVALID_TOKEN (sites), whether the token is missing,
+	// unknown or expired. It is the default.
+	TokenCodesAsDocumented TokenCodes = iota
+	// TokenCodesEnum uses the finer codes of the Error schema's enum: CODE_MISSING_TOKEN,
+	// CODE_INVALID_TOKEN and CODE_EXPIRED_TOKEN.
+	TokenCodesEnum
+)
+
+// PatronIDs says which identifier GET /circulation/patrons/{id}/status takes (the public material
+// does not settle it).
+type PatronIDs int
+
+const (
+	// PatronByDistrictID takes the district id, as public clients call it. It is the default.
+	PatronByDistrictID PatronIDs = iota
+	// PatronByPatronID takes the patron's database id or GUID, as the API's other {id} paths do, and
+	// answers 404 to a district id.
+	PatronByPatronID
+)
+
 // Options configure a simulator. The zero value serves context "destiny" to client "sim-client"
 // with secret "sim-secret", tokens valid one hour, every service granted.
 type Options struct {
@@ -100,6 +135,12 @@ type Options struct {
 	Now func() time.Time
 	// Seed seeds simhttp's rate-drawn faults.
 	Seed uint64
+	// TokenCodes chooses the 401 codes (default TokenCodesAsDocumented).
+	TokenCodes TokenCodes
+	// PatronIDs chooses the identifier the patron status path takes (default PatronByDistrictID).
+	PatronIDs PatronIDs
+	// MaxPageSize, when positive, caps item pages below $top, as a server with its own limit does.
+	MaxPageSize int
 }
 
 // Server is the simulated Destiny. It is an http.Handler; all methods are safe for concurrent use.
@@ -122,6 +163,9 @@ type Server struct {
 	rejected    map[string]int // 401 and 403 answers by error code
 	logSeq      int
 	borrowed    map[string][]int // item indexes by borrower; nil after a change
+	maxPage     int
+	gone        map[string]bool // patrons whose status lookup answers 404
+	wf          wireFaults
 }
 
 // New builds a simulator serving a copy of d.
@@ -163,6 +207,8 @@ func New(d *district.District, opts Options) *Server {
 		tokens:     map[string]time.Time{},
 		nextLink:   opts.NextLink,
 		rejected:   map[string]int{},
+		maxPage:    opts.MaxPageSize,
+		wf:         wireFaults{routes: http.NewServeMux(), queue: map[string][]WireFault{}},
 	}
 	sort.Slice(s.items, func(i, j int) bool { return s.items[i].ID < s.items[j].ID })
 	for i := range d.Patrons {
@@ -175,12 +221,13 @@ func New(d *district.District, opts Options) *Server {
 		s.services[sv] = true
 	}
 	b := s.base
-	s.sim.Handle("POST "+b+"/auth/accessToken", s.accessToken)
-	s.sim.Handle("GET "+b+"/materials/resources/items", s.authorised(ServiceResources, TargetResources, s.allItems))
-	s.sim.Handle("GET "+b+"/materials/resourcetypes/{rest...}", s.authorised(ServiceResources, TargetResources, s.typeItems))
-	s.sim.Handle("GET "+b+"/sites", s.authorisedUnwrapped(s.sites))
-	s.sim.Handle("GET "+b+"/sites/{id}", s.authorisedUnwrapped(s.site))
-	s.sim.Handle("GET "+b+"/circulation/patrons/{id}/status", s.authorised(ServicePatronInfo, TargetPatronInfo, s.patronStatus))
+	s.handle("POST "+b+"/auth/accessToken", s.accessToken)
+	s.handle("GET "+b+"/materials/resources/items", s.authorised(ServiceResources, TargetResources, s.allItems))
+	s.handle("GET "+b+"/materials/resourcetypes", s.authorised(ServiceResources, TargetResources, s.typeHierarchy))
+	s.handle("GET "+b+"/materials/resourcetypes/{rest...}", s.authorised(ServiceResources, TargetResources, s.typeItems))
+	s.handle("GET "+b+"/sites", s.authorisedUnwrapped(s.sites))
+	s.handle("GET "+b+"/sites/{id}", s.authorisedUnwrapped(s.site))
+	s.handle("GET "+b+"/circulation/patrons/{id}/status", s.authorised(ServicePatronInfo, TargetPatronInfo, s.patronStatus))
 	return s
 }
 
@@ -190,6 +237,7 @@ func (s *Server) RouteAllItems() string { return "GET " + s.base + "/materials/r
 func (s *Server) RouteTypeItems() string {
 	return "GET " + s.base + "/materials/resourcetypes/{rest...}"
 }
+func (s *Server) RouteTypes() string  { return "GET " + s.base + "/materials/resourcetypes" }
 func (s *Server) RouteSites() string  { return "GET " + s.base + "/sites" }
 func (s *Server) RouteSite() string   { return "GET " + s.base + "/sites/{id}" }
 func (s *Server) RoutePatron() string { return "GET " + s.base + "/circulation/patrons/{id}/status" }
@@ -200,8 +248,13 @@ func (s *Server) BasePath() string { return s.base }
 // Sim is the fault and counter plumbing.
 func (s *Server) Sim() *simhttp.Server { return s.sim }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.sim.ServeHTTP(w, r) }
+// ServeHTTP serves the API (and any wire fault queued with InjectNext).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveWireFault(w, r) {
+		return
+	}
+	s.sim.ServeHTTP(w, r)
+}
 
 // up answers 503 during an Outage503 and reports whether the request may proceed. Every route
 // calls it first, so outage answers are counted per route like any other.
@@ -222,6 +275,16 @@ func (s *Server) Outage() Outage { s.mu.Lock(); defer s.mu.Unlock(); return s.ou
 // SetNextLink switches the @nextLink style.
 func (s *Server) SetNextLink(m NextLinkMode) { s.mu.Lock(); s.nextLink = m; s.mu.Unlock() }
 
+// SetMaxPageSize caps item pages at n items whatever $top asks (0: no cap).
+func (s *Server) SetMaxPageSize(n int) { s.mu.Lock(); s.maxPage = n; s.mu.Unlock() }
+
+// AddResourceType adds a node to the resource type hierarchy (a test can make a name ambiguous).
+func (s *Server) AddResourceType(t district.ResourceType) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.types = append(s.types, t)
+}
+
 // SetServices replaces the services the API account has.
 func (s *Server) SetServices(services ...string) {
 	s.mu.Lock()
@@ -232,7 +295,7 @@ func (s *Server) SetServices(services ...string) {
 	}
 }
 
-// ExpireTokens makes every token issued so far expired (the next call with one gets 401 CODE_EXPIRED_TOKEN).
+// ExpireTokens makes every token issued so far expired (the next call with one gets a 401).
 func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -296,6 +359,21 @@ func (s *Server) AddItem(it district.Item) {
 	s.borrowed = nil
 }
 
+// RemovePatron makes the patron status lookup of a patron answer 404 while their checkouts stay on
+// the items (a patron record purged or renumbered in Destiny); false when there is no such patron.
+func (s *Server) RemovePatron(districtID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.patrons[districtID] == nil {
+		return false
+	}
+	if s.gone == nil {
+		s.gone = map[string]bool{}
+	}
+	s.gone[districtID] = true
+	return true
+}
+
 // UpdatePatron changes a patron in place; false when there is none.
 func (s *Server) UpdatePatron(districtID string, fn func(*district.Patron)) bool {
 	s.mu.Lock()
@@ -354,7 +432,18 @@ func newToken(now time.Time, life time.Duration) string {
 	return head + "." + body + "." + enc.EncodeToString(sig[:])
 }
 
-// checkToken returns the error code of a bad token, or "".
+// tokenCode is the code a refused token gets on a route family (wrapped: resources and circulation).
+func (s *Server) tokenCode(fine string, wrapped bool) string {
+	if s.opts.TokenCodes == TokenCodesEnum {
+		return fine
+	}
+	if wrapped {
+		return "CODE_MISSING_INVALID_ACCESS_TOKEN"
+	}
+	return "CODE_INVALID_TOKEN"
+}
+
+// checkToken returns the (enum) error code of a bad token, or "".
 func (s *Server) checkToken(r *http.Request) string {
 	tok := r.URL.Query().Get("accessToken")
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -386,9 +475,10 @@ func (s *Server) checkToken(r *http.Request) string {
 }
 
 var tokenMessages = map[string]string{
-	"CODE_MISSING_TOKEN": "Access token is missing",
-	"CODE_INVALID_TOKEN": "Token is invalid",
-	"CODE_EXPIRED_TOKEN": "Token has expired",
+	"CODE_MISSING_TOKEN":                "Access token is missing",
+	"CODE_INVALID_TOKEN":                "Token is invalid",
+	"CODE_EXPIRED_TOKEN":                "Token has expired",
+	"CODE_MISSING_INVALID_ACCESS_TOKEN": "Access token is missing or invalid",
 }
 
 // authorised wraps a resources or circulation handler: token and service checks, wrapped error shape.
@@ -398,6 +488,7 @@ func (s *Server) authorised(service, target string, h http.HandlerFunc) http.Han
 			return
 		}
 		if code := s.checkToken(r); code != "" {
+			code = s.tokenCode(code, true)
 			s.reject(code)
 			s.writeError(w, http.StatusUnauthorized, true, code, tokenMessages[code], "accessToken")
 			return
@@ -421,6 +512,7 @@ func (s *Server) authorisedUnwrapped(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if code := s.checkToken(r); code != "" {
+			code = s.tokenCode(code, false)
 			s.reject(code)
 			s.writeError(w, http.StatusUnauthorized, false, code, tokenMessages[code], r.URL.Path)
 			return

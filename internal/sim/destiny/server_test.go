@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,20 +20,14 @@ import (
 
 // ---- reading the vendor's OpenAPI text without a YAML dependency ----
 
+// referenceFile reads one of the vendor's OpenAPI files copied into testdata/ (see testdata/README.md).
 func referenceFile(t *testing.T, name string) []string {
 	t.Helper()
-	_, here, _, _ := runtime.Caller(0)
-	candidates := []string{
-		filepath.Join(filepath.Dir(here), "../../../../shared/reference/destiny", name),
-		filepath.Join("/work/shared/reference/destiny", name),
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("vendor reference %s: %v", name, err)
 	}
-	for _, p := range candidates {
-		if b, err := os.ReadFile(p); err == nil {
-			return strings.Split(string(b), "\n")
-		}
-	}
-	t.Fatalf("reference file %s not found (looked in %v)", name, candidates)
-	return nil
+	return strings.Split(string(b), "\n")
 }
 
 func indentOf(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
@@ -250,7 +243,7 @@ func TestItemPageFieldNamesMatchTheSpecExample(t *testing.T) {
 		}
 	}
 	e := newEnv(t, d, Options{NextLink: NextLinkClean})
-	status, body, _ := e.get("/materials/resourcetypes/iPad/items?includeCurrentCheckout=true&$top=50", true)
+	status, body, _ := e.get("/materials/resourcetypes/Resources/Technology/iPad/items?includeCurrentCheckout=true&$top=50", true)
 	if status != 200 {
 		t.Fatalf("HTTP %d: %s", status, body)
 	}
@@ -411,15 +404,15 @@ func TestErrorShapes(t *testing.T) {
 			form: url.Values{"grant_type": {"client_credentials"}, "client_id": {"sim-client"}, "client_secret": {"nope"}}, status: 401, oauthCode: "invalid_client"},
 		{name: "auth without grant_type answers 400 invalid_request", method: "POST", path: "/auth/accessToken",
 			form: url.Values{"client_id": {"sim-client"}, "client_secret": {"sim-secret"}}, status: 400, oauthCode: "invalid_request"},
-		{name: "items without a token answer a wrapped 401", method: "GET", path: "/materials/resourcetypes/iPad/items", status: 401, wrapped: true, code: "CODE_MISSING_TOKEN"},
+		{name: "items without a token answer a wrapped 401 with the reference's code", method: "GET", path: "/materials/resourcetypes/Resources/Technology/iPad/items", status: 401, wrapped: true, code: "CODE_MISSING_INVALID_ACCESS_TOKEN", target: "accessToken"},
 		{name: "items without the Resources service answer a wrapped 403 naming CatAssetSearchAssets", opts: Options{Services: []string{ServicePatronInfo}},
-			method: "GET", path: "/materials/resourcetypes/iPad/items", auth: true, status: 403, wrapped: true, code: "CODE_INSUFFICIENT_RIGHTS_TO_API", target: "CatAssetSearchAssets"},
+			method: "GET", path: "/materials/resourcetypes/Resources/Technology/iPad/items", auth: true, status: 403, wrapped: true, code: "CODE_INSUFFICIENT_RIGHTS_TO_API", target: "CatAssetSearchAssets"},
 		{name: "patron status without Patron Info answers a wrapped 403", opts: Options{Services: []string{ServiceResources}},
 			method: "GET", path: "/circulation/patrons/x/status", auth: true, status: 403, wrapped: true, code: "CODE_INSUFFICIENT_RIGHTS_TO_API", target: TargetPatronInfo},
 		{name: "an unknown resource type answers a wrapped 404 CODE_NOT_FOUND", method: "GET", path: "/materials/resourcetypes/Toasters/items", auth: true, status: 404, wrapped: true, code: "CODE_NOT_FOUND"},
-		{name: "an invalid $top answers a wrapped 400 targeting $top", method: "GET", path: "/materials/resourcetypes/iPad/items?$top=ten", auth: true, status: 400, wrapped: true, code: "CODE_BAD_REQUEST", target: "$top"},
+		{name: "an invalid $top answers a wrapped 400 targeting $top", method: "GET", path: "/materials/resourcetypes/Resources/Technology/iPad/items?$top=ten", auth: true, status: 400, wrapped: true, code: "CODE_BAD_REQUEST", target: "$top"},
 		{name: "an unknown patron answers a wrapped 404", method: "GET", path: "/circulation/patrons/nobody/status", auth: true, status: 404, wrapped: true, code: "CODE_NOT_FOUND"},
-		{name: "sites without a token answer an unwrapped 401", method: "GET", path: "/sites", status: 401, code: "CODE_MISSING_TOKEN"},
+		{name: "sites without a token answer an unwrapped 401 with the sites reference's code", method: "GET", path: "/sites", status: 401, code: "CODE_INVALID_TOKEN"},
 		{name: "an unknown site answers an unwrapped 404 NOT_FOUND", method: "GET", path: "/sites/999999", auth: true, status: 404, code: "NOT_FOUND"},
 	}
 	for _, tt := range tests {
@@ -468,24 +461,24 @@ func TestErrorShapes(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	d := testDistrict()
-	t.Run("a token past its lifetime is refused with CODE_EXPIRED_TOKEN", func(t *testing.T) {
+	t.Run("a token past its lifetime is refused with CODE_EXPIRED_TOKEN (enum codes)", func(t *testing.T) {
 		var mu sync.Mutex
 		now := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		e := newEnv(t, d, Options{TokenLifetime: time.Minute, Now: clock})
+		e := newEnv(t, d, Options{TokenLifetime: time.Minute, Now: clock, TokenCodes: TokenCodesEnum})
 		if status, body, _ := e.get("/sites", true); status != 200 {
 			t.Fatalf("fresh token refused: %d %s", status, body)
 		}
 		mu.Lock()
 		now = now.Add(time.Minute)
 		mu.Unlock()
-		status, body, _ := e.get("/materials/resourcetypes/iPad/items", true)
+		status, body, _ := e.get("/materials/resourcetypes/Resources/Technology/iPad/items", true)
 		if status != 401 || !strings.Contains(string(body), "CODE_EXPIRED_TOKEN") {
 			t.Fatalf("HTTP %d %s, want 401 CODE_EXPIRED_TOKEN", status, body)
 		}
 	})
 	t.Run("ExpireTokensAfter expires tokens after exactly n authorised calls", func(t *testing.T) {
-		e := newEnv(t, d, Options{})
+		e := newEnv(t, d, Options{TokenCodes: TokenCodesEnum})
 		e.token()
 		e.s.ExpireTokensAfter(2)
 		for i := range 2 {
@@ -500,10 +493,10 @@ func TestTokens(t *testing.T) {
 			t.Errorf("Rejections()[CODE_EXPIRED_TOKEN] = %d, want 1", got)
 		}
 	})
-	t.Run("an unknown token is refused with CODE_INVALID_TOKEN", func(t *testing.T) {
-		e := newEnv(t, d, Options{})
+	t.Run("an unknown token is refused with CODE_INVALID_TOKEN (enum codes)", func(t *testing.T) {
+		e := newEnv(t, d, Options{TokenCodes: TokenCodesEnum})
 		e.tok = "not-a-token"
-		status, body, _ := e.get("/materials/resourcetypes/iPad/items", true)
+		status, body, _ := e.get("/materials/resourcetypes/Resources/Technology/iPad/items", true)
 		if status != 401 || !strings.Contains(string(body), "CODE_INVALID_TOKEN") {
 			t.Fatalf("HTTP %d %s", status, body)
 		}
@@ -554,14 +547,14 @@ func TestPaging(t *testing.T) {
 	total := ipadCount(d, "")
 	t.Run("$count answers a plain-text integer", func(t *testing.T) {
 		e := newEnv(t, d, Options{})
-		status, body, hdr := e.get("/materials/resourcetypes/iPad/items?$count=true&$top=5", true)
+		status, body, hdr := e.get("/materials/resourcetypes/Resources/Technology/iPad/items?$count=true&$top=5", true)
 		if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") || string(body) != strconv.Itoa(total) {
 			t.Fatalf("HTTP %d %q %q, want %d", status, hdr.Get("Content-Type"), body, total)
 		}
 	})
 	t.Run("$top defaults to 25", func(t *testing.T) {
 		e := newEnv(t, d, Options{})
-		if p := getPage(t, e, "/materials/resourcetypes/iPad/items"); len(p.Value) != 25 {
+		if p := getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items"); len(p.Value) != 25 {
 			t.Fatalf("got %d items", len(p.Value))
 		}
 	})
@@ -569,7 +562,7 @@ func TestPaging(t *testing.T) {
 		e := newEnv(t, d, Options{})
 		var ids []int
 		for skip := 0; skip < total+10; skip += 10 {
-			p := getPage(t, e, "/materials/resourcetypes/iPad/items?$top=10&$skip="+strconv.Itoa(skip))
+			p := getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items?$top=10&$skip="+strconv.Itoa(skip))
 			for _, v := range p.Value {
 				ids = append(ids, v.ID)
 			}
@@ -578,9 +571,15 @@ func TestPaging(t *testing.T) {
 			t.Fatalf("got %d ids (sorted %v), want %d", len(ids), sort.IntsAreSorted(ids), total)
 		}
 	})
-	t.Run("the type can be named by id or guid as well as name", func(t *testing.T) {
+	t.Run("the type can be named by id or guid as well as by its path", func(t *testing.T) {
 		e := newEnv(t, d, Options{})
-		for _, key := range []string{"10", d.ResourceTypes[0].GUID} {
+		var guid string
+		for _, rt := range d.ResourceTypes {
+			if rt.Name == district.ResourceTypeIPad {
+				guid = rt.GUID
+			}
+		}
+		for _, key := range []string{"10", guid, "resources/technology/ipad"} {
 			if p := getPage(t, e, "/materials/resourcetypes/"+key+"/items?$top=1000"); len(p.Value) != total {
 				t.Errorf("by %s: %d items, want %d", key, len(p.Value), total)
 			}
@@ -589,19 +588,19 @@ func TestPaging(t *testing.T) {
 	t.Run("siteShortName filters by site", func(t *testing.T) {
 		e := newEnv(t, d, Options{})
 		site := d.Schools[1].ShortName
-		if p := getPage(t, e, "/materials/resourcetypes/iPad/items?$top=1000&siteShortName="+site); len(p.Value) != ipadCount(d, site) {
+		if p := getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items?$top=1000&siteShortName="+site); len(p.Value) != ipadCount(d, site) {
 			t.Fatalf("got %d, want %d", len(p.Value), ipadCount(d, site))
 		}
 	})
 	t.Run("checkout is included only with includeCurrentCheckout=true", func(t *testing.T) {
 		e := newEnv(t, d, Options{})
 		with, without := 0, 0
-		for _, v := range getPage(t, e, "/materials/resourcetypes/iPad/items?$top=1000&includeCurrentCheckout=true").Value {
+		for _, v := range getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items?$top=1000&includeCurrentCheckout=true").Value {
 			if v.Checkout != nil {
 				with++
 			}
 		}
-		for _, v := range getPage(t, e, "/materials/resourcetypes/iPad/items?$top=1000").Value {
+		for _, v := range getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items?$top=1000").Value {
 			if v.Checkout != nil {
 				without++
 			}
@@ -612,7 +611,7 @@ func TestPaging(t *testing.T) {
 	})
 	t.Run("the last page has no @nextLink", func(t *testing.T) {
 		e := newEnv(t, d, Options{})
-		if p := getPage(t, e, "/materials/resourcetypes/iPad/items?$top=1000"); p.NextLink != "" {
+		if p := getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items?$top=1000"); p.NextLink != "" {
 			t.Fatalf("nextLink %q on the only page", p.NextLink)
 		}
 	})
@@ -626,14 +625,14 @@ func TestNextLinkModes(t *testing.T) {
 		check func(t *testing.T, link string)
 	}{
 		{"quirky links are relative, lack /materials, carry an empty $orderby and drop includeCurrentCheckout", NextLinkQuirky, func(t *testing.T, link string) {
-			if !strings.HasPrefix(link, "/resourcetypes/iPad/items?") || !strings.Contains(link, "%24orderby=&") && !strings.HasSuffix(link, "%24orderby=") ||
+			if !strings.HasPrefix(link, "/resourcetypes/Resources/Technology/iPad/items?") || !strings.Contains(link, "%24orderby=&") && !strings.HasSuffix(link, "%24orderby=") ||
 				strings.Contains(link, "includeCurrentCheckout") || !strings.Contains(link, "%24skip=10") {
 				t.Errorf("link %q", link)
 			}
 		}},
 		{"clean links keep the path and every parameter", NextLinkClean, func(t *testing.T, link string) {
 			u, err := url.Parse(link)
-			if err != nil || u.Path != "/materials/resourcetypes/iPad/items" || u.Query().Get("includeCurrentCheckout") != "true" || u.Query().Get("$skip") != "10" {
+			if err != nil || u.Path != "/materials/resourcetypes/Resources/Technology/iPad/items" || u.Query().Get("includeCurrentCheckout") != "true" || u.Query().Get("$skip") != "10" {
 				t.Errorf("link %q", link)
 			}
 		}},
@@ -652,7 +651,7 @@ func TestNextLinkModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, d, Options{NextLink: tt.mode})
-			p := getPage(t, e, "/materials/resourcetypes/iPad/items?includeCurrentCheckout=true&$top=10&$orderby=id")
+			p := getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items?includeCurrentCheckout=true&$top=10&$orderby=id")
 			tt.check(t, p.NextLink)
 		})
 	}
@@ -665,10 +664,10 @@ func TestOutages(t *testing.T) {
 	t.Run("an empty outage answers no items and a zero count", func(t *testing.T) {
 		e := newEnv(t, d, Options{})
 		e.s.SetOutage(OutageEmpty)
-		if p := getPage(t, e, "/materials/resourcetypes/iPad/items?$top=1000"); len(p.Value) != 0 {
+		if p := getPage(t, e, "/materials/resourcetypes/Resources/Technology/iPad/items?$top=1000"); len(p.Value) != 0 {
 			t.Fatalf("%d items during an empty outage", len(p.Value))
 		}
-		if _, body, _ := e.get("/materials/resourcetypes/iPad/items?$count=true", true); string(body) != "0" {
+		if _, body, _ := e.get("/materials/resourcetypes/Resources/Technology/iPad/items?$count=true", true); string(body) != "0" {
 			t.Fatalf("count %q", body)
 		}
 	})
@@ -694,7 +693,7 @@ func TestOutages(t *testing.T) {
 		e := newEnv(t, d, Options{})
 		e.token()
 		e.s.Sim().FailNext(e.s.RouteTypeItems(), 1, 4) // simhttp.FaultHTML504
-		status, body, _ := e.get("/materials/resourcetypes/iPad/items", true)
+		status, body, _ := e.get("/materials/resourcetypes/Resources/Technology/iPad/items", true)
 		if status != 504 || !strings.Contains(string(body), "<html>") {
 			t.Fatalf("HTTP %d %s", status, body)
 		}
@@ -761,11 +760,218 @@ func TestUpdatesAreVisibleToTheNextCall(t *testing.T) {
 	if !e.s.UpdateItem(id, func(it *district.Item) { it.Status = district.ItemLost; it.Borrower = "" }) {
 		t.Fatal("UpdateItem found no item")
 	}
-	_, body, _ := e.get("/materials/resourcetypes/"+url.PathEscape(d.Items[0].ResourceType)+"/items?$top=1&itemBarcode="+d.Items[0].Barcode, true)
+	_, body, _ := e.get("/materials/resourcetypes/Resources/Technology/"+url.PathEscape(d.Items[0].ResourceType)+"/items?$top=1&itemBarcode="+d.Items[0].Barcode, true)
 	if !strings.Contains(string(body), `"status":"lost"`) {
 		t.Fatalf("item after update: %s", body)
 	}
 	if e.s.UpdateItem(-1, func(*district.Item) {}) {
 		t.Fatal("UpdateItem(-1) reported success")
+	}
+}
+
+// ---- resource types: a hierarchy, names are paths ----
+
+// The hierarchy answer is checked against the example of GET /materials/resourcetypes in
+// resources-api.yaml (operationId get-resource-type-hierarchy).
+func TestResourceTypeHierarchyMatchesTheSpecExample(t *testing.T) {
+	e := newEnv(t, testDistrict(), Options{})
+	status, body, _ := e.get("/materials/resourcetypes", true)
+	if status != 200 {
+		t.Fatalf("HTTP %d: %s", status, body)
+	}
+	got := map[string]bool{}
+	jsonKeys(decode(t, body), "", got)
+	want := yamlKeys(exampleBlock(t, referenceFile(t, "resources-api.yaml"), "operationId: get-resource-type-hierarchy"))
+	// softwareResourceTypeIdAssignment is for software types only; the example's nested nameFields
+	// lists sit at their key's indentation, which the small YAML reader does not follow: compare the
+	// root's nameFields only.
+	for _, keys := range []map[string]bool{want, got} {
+		for k := range keys {
+			if strings.Contains(k, "softwareResourceTypeIdAssignment") || strings.Contains(k, "[].[]") ||
+				strings.HasPrefix(k, "children.") && strings.Contains(k, "nameFields") {
+				delete(keys, k)
+			}
+		}
+	}
+	if missing := sortedDiff(want, got); len(missing) > 0 {
+		t.Errorf("hierarchy lacks keys of the spec example: %v", missing)
+	}
+	if extra := sortedDiff(got, want); len(extra) > 0 {
+		t.Errorf("hierarchy has keys the spec example does not: %v", extra)
+	}
+	var root struct {
+		Name     string `json:"name"`
+		Children []struct {
+			Name     string `json:"name"`
+			Children []struct {
+				ID   int    `json:"id"`
+				Name string `json:"name"`
+			} `json:"children"`
+		} `json:"children"`
+	}
+	if err := json.Unmarshal(body, &root); err != nil {
+		t.Fatal(err)
+	}
+	if root.Name != district.ResourceTypeRoot || len(root.Children) != 1 || root.Children[0].Name != district.ResourceTypeTechnology ||
+		len(root.Children[0].Children) != 2 || root.Children[0].Children[0].Name != district.ResourceTypeIPad {
+		t.Errorf("hierarchy %s, want Resources > Technology > iPad, Staff iPad", body)
+	}
+}
+
+func TestTypeItemsTakeAPathNotABareName(t *testing.T) {
+	d := testDistrict()
+	tests := []struct {
+		name, key string
+		status    int
+	}{
+		{"the full path from the root lists the type", "Resources/Technology/iPad", 200},
+		{"the path is matched case-insensitively, as the spec's example is lower case", "resources/technology/ipad", 200},
+		{"a path with an escaped space lists the type", "Resources/Technology/Staff%20iPad", 200},
+		{"the database id lists the type", "10", 200},
+		{"a bare child name is 404 CODE_NOT_FOUND, as on a real server", "iPad", 404},
+		{"a partial path is 404 CODE_NOT_FOUND", "Technology/iPad", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, d, Options{})
+			status, body, _ := e.get("/materials/resourcetypes/"+tt.key+"/items", true)
+			if status != tt.status {
+				t.Fatalf("HTTP %d, want %d: %s", status, tt.status, body)
+			}
+			if tt.status == 404 && !strings.Contains(string(body), `"CODE_NOT_FOUND"`) {
+				t.Errorf("body %s, want CODE_NOT_FOUND", body)
+			}
+		})
+	}
+}
+
+func TestRefusedTokenCodes(t *testing.T) {
+	d := testDistrict()
+	tests := []struct {
+		name  string
+		codes TokenCodes
+		path  string
+		token string // "": none; "bad": unknown; "expired": issued then expired
+		want  string
+	}{
+		{"items without a token: the reference's CODE_MISSING_INVALID_ACCESS_TOKEN", TokenCodesAsDocumented, "/materials/resourcetypes/10/items", "", "CODE_MISSING_INVALID_ACCESS_TOKEN"},
+		{"items with an expired token: CODE_MISSING_INVALID_ACCESS_TOKEN as documented", TokenCodesAsDocumented, "/materials/resourcetypes/10/items", "expired", "CODE_MISSING_INVALID_ACCESS_TOKEN"},
+		{"patron status with an unknown token: CODE_MISSING_INVALID_ACCESS_TOKEN", TokenCodesAsDocumented, "/circulation/patrons/x/status", "bad", "CODE_MISSING_INVALID_ACCESS_TOKEN"},
+		{"sites with an expired token: the sites reference's CODE_INVALID_TOKEN", TokenCodesAsDocumented, "/sites", "expired", "CODE_INVALID_TOKEN"},
+		{"enum codes: an expired token is CODE_EXPIRED_TOKEN", TokenCodesEnum, "/materials/resourcetypes/10/items", "expired", "CODE_EXPIRED_TOKEN"},
+		{"enum codes: no token is CODE_MISSING_TOKEN", TokenCodesEnum, "/sites", "", "CODE_MISSING_TOKEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, d, Options{TokenCodes: tt.codes})
+			auth := tt.token != ""
+			switch tt.token {
+			case "bad":
+				e.tok = "not-a-token"
+			case "expired":
+				e.token()
+				e.s.ExpireTokens()
+			}
+			status, body, _ := e.get(tt.path, auth)
+			if status != 401 || !strings.Contains(string(body), `"`+tt.want+`"`) {
+				t.Fatalf("HTTP %d %s, want 401 %s", status, body, tt.want)
+			}
+			if e.s.Rejections()[tt.want] != 1 {
+				t.Errorf("Rejections() = %v, want one %s", e.s.Rejections(), tt.want)
+			}
+		})
+	}
+}
+
+func TestMaxPageSizeReturnsFewerThanTop(t *testing.T) {
+	d := testDistrict()
+	e := newEnv(t, d, Options{MaxPageSize: 7, NextLink: NextLinkClean})
+	p := getPage(t, e, "/materials/resourcetypes/10/items?$top=50")
+	if len(p.Value) != 7 {
+		t.Fatalf("%d items, want the cap of 7", len(p.Value))
+	}
+	if !strings.Contains(p.NextLink, "%24skip=7") {
+		t.Errorf("@nextLink %q, want the next page at $skip=7", p.NextLink)
+	}
+}
+
+func TestPatronStatusIdentifiers(t *testing.T) {
+	d := testDistrict()
+	p := d.Patrons[0]
+	tests := []struct {
+		name   string
+		ids    PatronIDs
+		key    string
+		status int
+	}{
+		{"by district id (default): the district id is found", PatronByDistrictID, p.DistrictID, 200},
+		{"by district id (default): a GUID is 404", PatronByDistrictID, p.GUID, 404},
+		{"by patron id: the GUID is found", PatronByPatronID, p.GUID, 200},
+		{"by patron id: the database id is found", PatronByPatronID, strconv.Itoa(p.InternalID), 200},
+		{"by patron id: a district id is 404", PatronByPatronID, p.DistrictID, 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, d, Options{PatronIDs: tt.ids})
+			status, body, _ := e.get("/circulation/patrons/"+url.PathEscape(tt.key)+"/status", true)
+			if status != tt.status {
+				t.Fatalf("HTTP %d, want %d: %s", status, tt.status, body)
+			}
+			if status == 200 && decode(t, body)["districtId"] != p.DistrictID {
+				t.Errorf("answer %s is not patron %s", body, p.DistrictID)
+			}
+		})
+	}
+}
+
+func TestWireFaults(t *testing.T) {
+	d := testDistrict()
+	tests := []struct {
+		name  string
+		fault WireFault
+		check func(t *testing.T, resp *http.Response, body []byte)
+	}{
+		{"a 429 carries the Retry-After asked for", WireFault{Kind: WireRetryAfter, RetryAfter: "86400"}, func(t *testing.T, resp *http.Response, _ []byte) {
+			if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "86400" {
+				t.Errorf("HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}},
+		{"a redirect points at the other host with the same path and query", WireFault{Kind: WireRedirect, Location: "http://elsewhere.example"}, func(t *testing.T, resp *http.Response, _ []byte) {
+			if loc := resp.Header.Get("Location"); resp.StatusCode != 307 || !strings.HasPrefix(loc, "http://elsewhere.example/api/v1/rest/context/destiny/sites?x=1") {
+				t.Errorf("HTTP %d, Location %q", resp.StatusCode, loc)
+			}
+		}},
+		{"a huge body has the size asked for", WireFault{Kind: WireHugeBody, Size: 100000}, func(t *testing.T, resp *http.Response, body []byte) {
+			if resp.StatusCode != 200 || len(body) != 100000 {
+				t.Errorf("HTTP %d, %d bytes", resp.StatusCode, len(body))
+			}
+		}},
+		{"a slow drip still delivers the real answer", WireFault{Kind: WireSlowDrip, Drip: time.Microsecond}, func(t *testing.T, resp *http.Response, body []byte) {
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"value"`) {
+				t.Errorf("HTTP %d: %s", resp.StatusCode, body)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, d, Options{})
+			e.s.InjectNext(e.s.RouteSites(), 1, tt.fault)
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			req, _ := http.NewRequest("GET", e.srv.URL+e.s.BasePath()+"/sites?x=1", nil)
+			req.Header.Set("Authorization", "Bearer "+e.token())
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			tt.check(t, resp, body)
+			if n := e.s.FaultsServed(); n != 1 {
+				t.Errorf("FaultsServed() = %d, want 1", n)
+			}
+			if status, _, _ := e.get("/sites", true); status != 200 {
+				t.Errorf("the next request got HTTP %d: a fault is served once", status)
+			}
+		})
 	}
 }

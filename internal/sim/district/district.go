@@ -42,11 +42,13 @@ type School struct {
 	JamfSchoolLocationID int
 }
 
-// ResourceType is a Destiny resource type.
+// ResourceType is a Destiny resource type. Types form a tree under one root (Destiny's "Resources"):
+// ParentID is the parent's ID, 0 for the root.
 type ResourceType struct {
-	ID   int
-	GUID string
-	Name string
+	ID       int
+	GUID     string
+	Name     string
+	ParentID int
 	// StudentDevice marks types handed to students (cleared on return).
 	StudentDevice bool
 }

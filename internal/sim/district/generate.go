@@ -80,6 +80,10 @@ const (
 	// ResourceTypeIPad and ResourceTypeStaffIPad are the generated resource types.
 	ResourceTypeIPad      = "iPad"
 	ResourceTypeStaffIPad = "Staff iPad"
+	// ResourceTypeRoot and ResourceTypeTechnology are the containers above them: the full path of
+	// the iPad type is "Resources/Technology/iPad".
+	ResourceTypeRoot       = "Resources"
+	ResourceTypeTechnology = "Technology"
 )
 
 // StudentDeviceName is DefaultStudentNameTemplate rendered in Go.
@@ -204,9 +208,13 @@ func Generate(opts Options) *District {
 		nextDev:  1,
 	}
 	g.schools(opts.Schools)
+	// Destiny's resource types are a tree: Resources > Technology > iPad, Staff iPad. The containers'
+	// GUIDs are fixed so the random stream (and every generated district) stays as it was.
 	g.d.ResourceTypes = []ResourceType{
-		{ID: 10, GUID: g.guid(), Name: ResourceTypeIPad, StudentDevice: true},
-		{ID: 11, GUID: g.guid(), Name: ResourceTypeStaffIPad, StudentDevice: false},
+		{ID: 1, GUID: "F7449399-97F4-4780-9EFD-136E16871CCA", Name: ResourceTypeRoot},
+		{ID: 2, GUID: "3B1C2D4E-5F60-4A7B-8C9D-0E1F2A3B4C5D", Name: ResourceTypeTechnology, ParentID: 1},
+		{ID: 10, GUID: g.guid(), Name: ResourceTypeIPad, StudentDevice: true, ParentID: 2},
+		{ID: 11, GUID: g.guid(), Name: ResourceTypeStaffIPad, StudentDevice: false, ParentID: 2},
 	}
 	// Teachers and staff first: every school has a few, students list them as teachers.
 	g.teachers = make([][]int, opts.Schools)

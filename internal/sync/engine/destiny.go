@@ -59,24 +59,33 @@ func (s *DestinySource) Read(ctx context.Context) (SourceSnapshot, error) {
 }
 
 func (s *DestinySource) item(it *destiny.Item, patrons map[string]*destiny.Patron, lookupErr map[string]string) plan.Item {
+	// The resource type as the policy wrote it (its studentDeviceResourceTypes use the same spelling).
+	rt := it.QueryResourceType
+	if rt == "" {
+		rt = it.ResourceType
+	}
 	out := plan.Item{
 		ID: strconv.Itoa(it.ID), Barcode: it.Barcode, RawSerial: it.RawSerial, Status: it.Status,
-		ResourceType: it.ResourceType, Site: it.SiteShortName,
+		ResourceType: rt, Site: it.SiteShortName,
 	}
 	co := it.Checkout
 	if co == nil {
 		return out
 	}
 	b := &plan.Borrower{DistrictID: co.DistrictID, FirstName: co.FirstName, MiddleName: co.MiddleName, LastName: co.LastName, Email: co.Email}
-	switch p := patrons[co.DistrictID]; {
+	// A borrower whose lookup failed (a 404, an unknown status, ...) is never treated as "no borrower":
+	// the item keeps its checkout and the plan skips it PatronLookupFailed with the reason, so the
+	// device is neither cleared nor reassigned.
+	key := destiny.BorrowerKey(co)
+	switch p := patrons[key]; {
 	case p != nil:
 		b.PatronType, b.Status = p.Type, string(p.Status)
-	case co.DistrictID == "":
-		b.LookupError = fmt.Sprintf("the checkout to patron %d has no district id, so its patron type cannot be looked up", co.PatronID)
-	case lookupErr[co.DistrictID] != "":
-		b.LookupError = lookupErr[co.DistrictID]
+	case key == "":
+		b.LookupError = fmt.Sprintf("the checkout of item %d names no patron (no district id, GUID or id), so its patron type cannot be looked up", it.ID)
+	case lookupErr[key] != "":
+		b.LookupError = lookupErr[key]
 	default:
-		b.LookupError = "the patron status lookup for " + co.DistrictID + " failed"
+		b.LookupError = "the patron status lookup for " + key + " failed"
 	}
 	if s.Roster != nil {
 		key := co.DistrictID
