@@ -2,10 +2,8 @@ package engine_test
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -18,37 +16,6 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
 )
-
-// elsewhere is a host the policy did not name: it records every request and whether it carried a
-// credential (an Authorization header or a client secret in a form).
-type elsewhere struct {
-	srv         *httptest.Server
-	mu          sync.Mutex
-	requests    int
-	credentials int
-}
-
-func newElsewhere(tb testing.TB) *elsewhere {
-	e := &elsewhere{}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		e.mu.Lock()
-		e.requests++
-		if r.Header.Get("Authorization") != "" || r.PostForm.Get("client_secret") != "" {
-			e.credentials++
-		}
-		e.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	tb.Cleanup(e.srv.Close)
-	return e
-}
-
-func (e *elsewhere) seen() (requests, credentials int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.requests, e.credentials
-}
 
 // destinyOverHTTPX is destinySide with the client on the shared HTTP layer (httpx.NewClient: the
 // redirect policy and the limits), over TLS when tls is set, with cfg applied.

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	gosync "sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,27 +18,6 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
 	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
-
-// elsewhere is another server a redirect may point at: it counts the requests it gets and those that
-// carry a credential.
-type elsewhere struct {
-	srv              *httptest.Server
-	calls, withCreds atomic.Int32
-}
-
-func newElsewhere(t *testing.T) *elsewhere {
-	e := &elsewhere{}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.calls.Add(1)
-		if r.Header.Get("Authorization") != "" {
-			e.withCreds.Add(1)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"code":200,"count":0,"devices":[]}`))
-	}))
-	t.Cleanup(e.srv.Close)
-	return e
-}
 
 // schoolFaultSide serves the Jamf School simulator over TLS and returns a target whose client trusts
 // only that server's certificate, gives up on one attempt after attemptTimeout, and records the waits
@@ -190,8 +167,8 @@ func TestJamfSchoolFaults(t *testing.T) {
 			if served := sim.FaultsServed(); served < tc.wantFaults {
 				t.Errorf("%d faulty answers served, want at least %d: the test did not exercise its fault", served, tc.wantFaults)
 			}
-			if other.calls.Load() != 0 || other.withCreds.Load() != 0 {
-				t.Errorf("the other server got %d requests, %d with a credential; want none", other.calls.Load(), other.withCreds.Load())
+			if calls, creds := other.seen(); calls != 0 || creds != 0 {
+				t.Errorf("the other server got %d requests, %d with a credential; want none", calls, creds)
 			}
 			mu.Lock()
 			longest := time.Duration(0)
