@@ -1,5 +1,6 @@
 // Package jamfpro is a faithful simulator of the slice of the Jamf Pro API (11.30.1) this project uses,
-// built from shared/reference/jamf-pro/api-schema-subset.json and the reference README:
+// built from Jamf's own OpenAPI schema (Jamf Pro 11.30.1, the subset in testdata/api-schema-subset.json) and
+// the vendor facts gathered from Jamf's documentation:
 //
 //   - auth: POST /api/oauth/token and /api/v1/oauth/token (client credentials, form-encoded), the legacy
 //     POST /api/v1/auth/token (Basic) with POST /api/v1/auth/keep-alive and /api/v1/auth/invalidate-token;
