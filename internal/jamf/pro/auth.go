@@ -11,10 +11,10 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/httpx"
 )
 
-// Token endpoints. The OAuth path is the one Jamf documents for API clients (/api/oauth/token; the
-// schema's /api/v1/oauth/token is an alias).
+// Token endpoints, as Jamf's schema names them. /api/v1/oauth/token is the client credentials endpoint
+// (the older /api/oauth/token is deprecated).
 const (
-	oauthTokenPath  = "/api/oauth/token"
+	oauthTokenPath  = "/api/v1/oauth/token"
 	legacyTokenPath = "/api/v1/auth/token"
 	keepAlivePath   = "/api/v1/auth/keep-alive"
 	invalidatePath  = "/api/v1/auth/invalidate-token"

@@ -44,7 +44,7 @@ type Auth interface {
 	String() string
 }
 
-// OAuth is a Jamf Pro API client's credentials (client credentials grant on /api/oauth/token).
+// OAuth is a Jamf Pro API client's credentials (client credentials grant on /api/v1/oauth/token).
 type OAuth struct {
 	ClientID     string
 	ClientSecret string

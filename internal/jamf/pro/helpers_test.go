@@ -23,7 +23,7 @@ const (
 
 // Route patterns as the simulator counts them.
 const (
-	routeOAuth      = "POST /api/oauth/token"
+	routeOAuth      = "POST /api/v1/oauth/token"
 	routeLegacy     = "POST /api/v1/auth/token"
 	routeKeepAlive  = "POST /api/v1/auth/keep-alive"
 	routeInvalidate = "POST /api/v1/auth/invalidate-token"

@@ -2,7 +2,8 @@
 // built from Jamf's own OpenAPI schema (Jamf Pro 11.30.1, the subset in testdata/api-schema-subset.json) and
 // the vendor facts gathered from Jamf's documentation:
 //
-//   - auth: POST /api/oauth/token and /api/v1/oauth/token (client credentials, form-encoded), the legacy
+//   - auth: POST /api/v1/oauth/token (client credentials, form-encoded; the schema's path: the older
+//     /api/oauth/token is deprecated and not served, so a client still using it fails here), the legacy
 //     POST /api/v1/auth/token (Basic) with POST /api/v1/auth/keep-alive and /api/v1/auth/invalidate-token;
 //     token lifetime is an option; an expired or unknown token gets 401 INVALID_TOKEN.
 //   - GET /api/v2/mobile-devices/detail: sections, page / page-size (clamped silently to MaxPageSize), sort,
@@ -212,7 +213,6 @@ func New(d *district.District, opts Options) *Server {
 
 func (s *Server) routes() {
 	h := s.http
-	h.Handle("POST /api/oauth/token", s.handleOAuthToken)
 	h.Handle("POST /api/v1/oauth/token", s.handleOAuthToken)
 	h.Handle("POST /api/v1/auth/token", s.handleAuthToken)
 	h.Handle("POST /api/v1/auth/keep-alive", s.handleKeepAlive)

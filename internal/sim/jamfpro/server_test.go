@@ -36,7 +36,7 @@ func TestResponsesMatchTheSchema(t *testing.T) {
 			return h.request(http.MethodPost, "/api/v1/oauth/token", "", f.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		}, 200, "OAuthTokenResponse", false, nil},
 		{"OAuth refusal", func() response {
-			return h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			return h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		}, 401, "OAuthTokenEndpointErrorResponse", false, nil},
 		{"legacy token", func() response { return legacy }, 200, "AuthTokenV1", false, nil},
 		{"inventory page with the four sections", func() response {
@@ -223,7 +223,7 @@ func TestAuth(t *testing.T) {
 	t.Run("expires_in reports the configured lifetime", func(t *testing.T) {
 		h := newHarness(t, 1, func(o *Options) { o.TokenLifetime = 90 * time.Second })
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret}}
-		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		r := h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		if r.obj()["expires_in"] != float64(90) {
 			t.Fatalf("expires_in %v", r.obj()["expires_in"])
 		}
@@ -231,15 +231,23 @@ func TestAuth(t *testing.T) {
 	t.Run("a wrong client secret is invalid_client", func(t *testing.T) {
 		h := newHarness(t, 1, nil)
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {"x"}}
-		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		r := h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		if r.status != 401 || r.obj()["error"] != "invalid_client" {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	})
+	t.Run("the deprecated /api/oauth/token is not served: the schema names /api/v1/oauth/token", func(t *testing.T) {
+		h := newHarness(t, 1, nil)
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret}}
+		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		if r.status != http.StatusNotFound {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 	})
 	t.Run("a missing grant type is a 400", func(t *testing.T) {
 		h := newHarness(t, 1, nil)
 		form := url.Values{"client_id": {testClientID}, "client_secret": {testSecret}}
-		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		r := h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		if r.status != 400 {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
@@ -476,7 +484,7 @@ func TestFaultsAndCountersComeFromSimhttp(t *testing.T) {
 		t.Fatalf("%d", r.status)
 	}
 	calls := h.sim.HTTP().Calls()
-	if calls["GET /api/v1/buildings"] != 2 || calls["POST /api/oauth/token"] != 1 {
+	if calls["GET /api/v1/buildings"] != 2 || calls["POST /api/v1/oauth/token"] != 1 {
 		t.Fatalf("calls %v", calls)
 	}
 }
