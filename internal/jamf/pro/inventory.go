@@ -13,6 +13,9 @@ import (
 
 const inventoryPath = "/api/v2/mobile-devices/detail"
 
+// DeviceTypeIOS is the deviceType of iPhones and iPads, the devices the sync manages.
+const DeviceTypeIOS = "iOS"
+
 // InventorySections are the sections the engine needs.
 var InventorySections = []string{"GENERAL", "HARDWARE", "USER_AND_LOCATION", "SECURITY"}
 
@@ -20,6 +23,10 @@ var InventorySections = []string{"GENERAL", "HARDWARE", "USER_AND_LOCATION", "SE
 type MobileDevice struct {
 	// ID is the Jamf Pro mobile device id (mobileDeviceId).
 	ID int
+	// DeviceType is the schema's deviceType: "iOS" for iPhones and iPads, "tvOS" (Apple TV), "watchOS",
+	// "visionOS". Only iOS devices have a SECURITY section (Lost Mode); the others are not Unreadable for
+	// lacking one.
+	DeviceType string
 	// ManagementID is the MDM command target (general.managementId).
 	ManagementID string
 	// Serial is hardware.serialNumber, raw (normalising is the engine's job).
@@ -94,7 +101,10 @@ func (d inventoryDevice) toDevice() (MobileDevice, error) {
 	if err != nil {
 		return MobileDevice{}, fmt.Errorf("mobileDeviceId %q is not a number", d.MobileDeviceID)
 	}
-	m := MobileDevice{ID: id}
+	m := MobileDevice{ID: id, DeviceType: d.DeviceType}
+	if m.DeviceType == "" {
+		m.DeviceType = DeviceTypeIOS // the schema requires deviceType; a server leaving it out lists iOS devices
+	}
 	if g := d.General; g != nil {
 		m.Name, m.Managed, m.Supervised, m.ManagementID = g.DisplayName, g.Managed, g.Supervised, g.ManagementID
 	} else {
@@ -120,8 +130,8 @@ func (d inventoryDevice) toDevice() (MobileDevice, error) {
 	}
 	if s := d.Security; s != nil {
 		m.LostModeEnabled = s.LostModeEnabled
-	} else {
-		m.Unreadable = true
+	} else if m.DeviceType == DeviceTypeIOS {
+		m.Unreadable = true // only iOS devices have a security section
 	}
 	return m, nil
 }

@@ -59,6 +59,32 @@ func TestInventoryMapsTheFourSections(t *testing.T) {
 	}
 }
 
+func TestInventoryListsAnAppleTVAsTvOSNotUnreadable(t *testing.T) {
+	e := newEnv(t, envOpts{devices: 3})
+	e.sim.SetModel(3, "Apple TV 4K (3rd generation)")
+	devs, err := e.client.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"an iPad is iOS", devs[0].DeviceType, DeviceTypeIOS},
+		{"an Apple TV is tvOS", devs[2].DeviceType, "tvOS"},
+		{"an Apple TV without a security section is not unreadable", devs[2].Unreadable, false},
+		{"an Apple TV keeps its serial", devs[2].Serial, "SER0003"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
 func TestInventoryCalls(t *testing.T) {
 	cases := []struct {
 		name      string

@@ -126,7 +126,7 @@ func (s *Server) fieldsOf(d *Device) map[string]string {
 const simTimestamp = "2026-01-05T07:30:00.000Z"
 
 func (s *Server) renderInventory(d *Device, sections map[string]bool) map[string]any {
-	out := map[string]any{"mobileDeviceId": strconv.Itoa(d.ID), "deviceType": "iOS"}
+	out := map[string]any{"mobileDeviceId": strconv.Itoa(d.ID), "deviceType": d.DeviceType}
 	section := func(name, key string, render func() map[string]any) {
 		if !sections[name] {
 			return
@@ -138,11 +138,15 @@ func (s *Server) renderInventory(d *Device, sections map[string]bool) map[string
 		out[key] = render()
 	}
 	section("GENERAL", "general", func() map[string]any {
-		return map[string]any{
+		g := map[string]any{
 			"udid": d.UDID, "displayName": d.Name, "assetTag": d.AssetTag, "siteId": "-1",
 			"lastInventoryUpdateDate": simTimestamp, "managed": d.Managed, "supervised": d.Supervised,
-			"deviceOwnershipType": "Institutional", "managementId": d.ManagementID, "sharedIpad": false,
+			"deviceOwnershipType": "Institutional", "managementId": d.ManagementID,
 		}
+		if d.DeviceType == "iOS" {
+			g["sharedIpad"] = false // MobileDeviceIosGeneral only
+		}
+		return g
 	})
 	section("HARDWARE", "hardware", func() map[string]any {
 		return map[string]any{"serialNumber": d.Serial, "model": d.Model, "batteryHealth": "NORMAL", "capacityMb": 65536}
@@ -156,6 +160,9 @@ func (s *Server) renderInventory(d *Device, sections map[string]bool) map[string
 			"room": d.Room, "building": b, "department": dep,
 		}
 	})
+	if d.DeviceType != "iOS" {
+		return out // tvOS, watchOS, visionOS inventories have no security section (schema: iOS only)
+	}
 	section("SECURITY", "security", func() map[string]any {
 		return map[string]any{
 			"lostModeEnabled": d.LostMode, "lostModeMessage": d.LostMessage, "lostModePhoneNumber": d.LostPhone,

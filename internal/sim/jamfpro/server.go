@@ -95,7 +95,11 @@ type Options struct {
 
 // Device is the simulator's state of one mobile device.
 type Device struct {
-	ID           int
+	ID int
+	// DeviceType is the schema's MobileDeviceInventory.deviceType: "iOS" (iPhone, iPad), "tvOS" (Apple TV),
+	// "watchOS", "visionOS". Only iOS devices have a SECURITY section (the schema's MobileDeviceSecurity:
+	// "This section only available for Ios type"); the others are listed without one.
+	DeviceType   string
 	ManagementID string
 	UDID         string
 	Serial       string
@@ -195,7 +199,7 @@ func New(d *district.District, opts Options) *Server {
 		}
 		for _, dv := range d.Devices {
 			s.devices[dv.ID] = &Device{
-				ID: dv.ID, ManagementID: dv.ManagementID, UDID: dv.UDID, Serial: dv.Serial, Name: dv.Name,
+				ID: dv.ID, DeviceType: deviceTypeOf(dv.Model), ManagementID: dv.ManagementID, UDID: dv.UDID, Serial: dv.Serial, Name: dv.Name,
 				Model: dv.Model, AssetTag: dv.AssetTag, Managed: dv.Managed, Supervised: dv.Supervised,
 				Username: dv.Username, RealName: dv.RealName, Email: dv.Email, Position: dv.Position,
 				Phone: dv.Phone, BuildingID: s.buildingID(dv.Building), DepartmentID: s.departmentID(dv.Department),
@@ -317,6 +321,29 @@ func (s *Server) DeviceBySerial(serial string) (Device, bool) {
 		}
 	}
 	return Device{}, false
+}
+
+// deviceTypeOf derives the schema's deviceType from a model name ("Apple TV 4K (3rd generation)" is tvOS).
+func deviceTypeOf(model string) string {
+	switch {
+	case strings.HasPrefix(model, "Apple TV"):
+		return "tvOS"
+	case strings.HasPrefix(model, "Apple Watch"):
+		return "watchOS"
+	case strings.HasPrefix(model, "Apple Vision"):
+		return "visionOS"
+	}
+	return "iOS"
+}
+
+// SetModel changes device id's model, and with it its device type (an "Apple TV ..." model makes it a
+// tvOS device, listed without a SECURITY section).
+func (s *Server) SetModel(id int, model string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.devices[id]; ok {
+		d.Model, d.DeviceType = model, deviceTypeOf(model)
+	}
 }
 
 // SetUnreadable marks a section (GENERAL, HARDWARE, USER_AND_LOCATION, SECURITY) of device id as

@@ -502,3 +502,28 @@ func FuzzRSQL(f *testing.F) {
 		_ = pred(map[string]string{"serialNumber": "A"})
 	})
 }
+
+func TestAnAppleTVIsListedAsTvOSWithoutASecuritySection(t *testing.T) {
+	v := loadSchema(t)
+	h := newHarness(t, 3, nil)
+	h.sim.SetModel(2, "Apple TV 4K (3rd generation)")
+	r := h.get("/api/v2/mobile-devices/detail?"+allSectionsQuery+"&sort=mobileDeviceId:asc", h.oauthToken())
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	// The discriminator picks MobileDeviceTvOsInventory for "tvOS": a security property there is an error.
+	if errs := v.Validate("MobileDeviceInventorySearchResults", r.json); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	res := r.obj()["results"].([]any)
+	tv := res[1].(map[string]any)
+	if tv["deviceType"] != "tvOS" {
+		t.Fatalf("deviceType %v, want tvOS", tv["deviceType"])
+	}
+	if _, has := tv["security"]; has {
+		t.Fatalf("an Apple TV listed with a security section: %v", tv)
+	}
+	if ipad := res[0].(map[string]any); ipad["deviceType"] != "iOS" || ipad["security"] == nil {
+		t.Fatalf("an iPad listed as %v without security", ipad["deviceType"])
+	}
+}

@@ -67,6 +67,10 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 			Username: m.Username, RealName: m.RealName, Email: m.Email, Position: m.Position,
 			Building: m.Building, Department: m.Department, Room: m.Room, LostMode: &lost, Unreadable: m.Unreadable,
 		}
+		if m.DeviceType != pro.DeviceTypeIOS {
+			// An Apple TV (watch, ...) has no Lost Mode state; the planner skips it UnsupportedDeviceType.
+			out[i].UnsupportedType, out[i].LostMode = m.DeviceType, nil
+		}
 		mgmt[key] = m.ManagementID
 	}
 	t.mu.Lock()
