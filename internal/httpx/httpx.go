@@ -1,10 +1,3 @@
-// Package httpx holds the small pieces every vendor client in this project shares: an HTTP client
-// with verified TLS and sane timeouts, exponential backoff with jitter that respects the context,
-// Retry-After, bounded body reads, and recognising the HTML error pages load balancers return
-// in place of JSON.
-//
-// The clients (internal/destiny, internal/jamf/pro, internal/jamf/school) own their retry loops and
-// error types: what is retryable differs per vendor, the mechanics do not.
 package httpx
 
 import (
@@ -25,7 +18,7 @@ import (
 
 // MaxBodyBytes bounds any response body a client reads (a Jamf inventory page of 2000 devices with
 // four sections is a few MiB).
-const MaxBodyBytes = 64 << 20
+const MaxBodyBytes = 32 << 20
 
 // NewHTTPClient returns a client with TLS verification on (the default; set
 // InsecureSkipVerify only for a test server), connection reuse sized for maxConns concurrent
@@ -129,14 +122,24 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 // ReadBody reads at most MaxBodyBytes of r and closes it; a longer body is an error, not a silent cut.
-func ReadBody(r io.ReadCloser) ([]byte, error) {
+func ReadBody(r io.ReadCloser) ([]byte, error) { return ReadBodyMax(r, MaxBodyBytes) }
+
+// BodyTooLargeError is an answer longer than the cap: never decoded, never cut silently.
+type BodyTooLargeError struct{ Max int64 }
+
+func (e *BodyTooLargeError) Error() string {
+	return fmt.Sprintf("response body larger than %d bytes", e.Max)
+}
+
+// ReadBodyMax reads at most max bytes of r and closes it; a longer body is a *BodyTooLargeError.
+func ReadBodyMax(r io.ReadCloser, max int64) ([]byte, error) {
 	defer func() { _ = r.Close() }()
-	b, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		return b, err
 	}
-	if len(b) > MaxBodyBytes {
-		return nil, fmt.Errorf("response body larger than %d bytes", MaxBodyBytes)
+	if int64(len(b)) > max {
+		return nil, &BodyTooLargeError{Max: max}
 	}
 	return b, nil
 }
