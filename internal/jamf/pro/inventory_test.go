@@ -346,8 +346,7 @@ func TestOverloadRejectionsAreRetriedForReads(t *testing.T) {
 
 func TestTimeoutsAreRetriedForReads(t *testing.T) {
 	t.Run("a hung request times out and the retry succeeds", func(t *testing.T) {
-		e := newEnv(t, envOpts{devices: 3})
-		e.client.hc = &http.Client{Transport: e.ts.Client().Transport, Timeout: 100 * time.Millisecond}
+		e := newEnv(t, envOpts{devices: 3, timeout: 100 * time.Millisecond})
 		e.sim.HTTP().FailNext(routeDetail, 1, simhttp.FaultHang)
 		devs, err := e.client.Inventory(context.Background())
 		if err != nil || len(devs) != 3 || e.calls(routeDetail) != 2 {
@@ -355,8 +354,7 @@ func TestTimeoutsAreRetriedForReads(t *testing.T) {
 		}
 	})
 	t.Run("timeouts past the retries are a TransportError marked Timeout", func(t *testing.T) {
-		e := newEnv(t, envOpts{devices: 3, cfg: func(c *Config) { c.MaxRetries = 1 }})
-		e.client.hc = &http.Client{Transport: e.ts.Client().Transport, Timeout: 100 * time.Millisecond}
+		e := newEnv(t, envOpts{devices: 3, timeout: 100 * time.Millisecond, cfg: func(c *Config) { c.MaxRetries = 1 }})
 		e.sim.HTTP().FailNext(routeDetail, 2, simhttp.FaultHang)
 		_, err := e.client.Inventory(context.Background())
 		var te *TransportError
