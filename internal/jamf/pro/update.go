@@ -103,7 +103,19 @@ func (c *Client) UpdateDevice(ctx context.Context, id int, u DeviceUpdate) (*Mob
 	var out patchResponse
 	path := "/api/v2/mobile-devices/" + strconv.Itoa(id)
 	if err := c.do(ctx, call{op: op, method: http.MethodPatch, path: path, body: body, idempotent: true, retryConflict: true}, &out); err != nil {
+		if ae := invalidPrivilege(err); ae != nil {
+			// A rename makes Jamf send a SETTINGS command, which needs its own privilege; Jamf names the
+			// command type it refused ("not privileged for [SETTINGS]").
+			if body.Name != nil && strings.Contains(ae.Description, "[SETTINGS]") {
+				return nil, c.refusedWrite(PrivSetDeviceNameCommand, "Jamf refused the rename of device "+strconv.Itoa(id), err)
+			}
+			return nil, c.refusedWrite(PrivUpdateMobileDevices, "Jamf refused the update of device "+strconv.Itoa(id), err)
+		}
 		return nil, err
+	}
+	c.grantedWrite(PrivUpdateMobileDevices)
+	if body.Name != nil {
+		c.grantedWrite(PrivSetDeviceNameCommand)
 	}
 	m := MobileDevice{ID: id, Name: out.Name, EnforceName: out.EnforceName, Serial: out.SerialNumber, Managed: out.Managed}
 	if out.IOS != nil {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 )
 
 // Sections this simulator renders (the schema's MobileDeviceSection enum lists more; asking for one of
@@ -55,6 +57,13 @@ func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error(), "page")
 		return
 	}
+	if asked, _ := strconv.Atoi(q.Get("page-size")); s.opts.MaxHealthyPageSize > 0 && asked > s.opts.MaxHealthyPageSize {
+		s.mu.Lock()
+		s.faults++
+		s.mu.Unlock()
+		simhttp.WriteFault(w, r, simhttp.FaultHTML504) // the gateway gave up on a heavy page
+		return
+	}
 	pred, err := parseRSQL(q.Get("filter"))
 	if err != nil {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_RSQL_FILTER", err.Error(), "filter")
@@ -98,8 +107,12 @@ func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request) {
 		}
 		results = append(results, s.renderInventory(d, sections))
 	}
+	total := int64(len(matched))
+	if s.inventoryTotal != 0 {
+		total = s.inventoryTotal
+	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(matched), "results": results})
+	writeJSON(w, http.StatusOK, map[string]any{"totalCount": total, "results": results})
 }
 
 // fieldsOf returns the RSQL / sort view of a device (names as the schema's filter and sort lists).

@@ -527,3 +527,62 @@ func TestAnAppleTVIsListedAsTvOSWithoutASecuritySection(t *testing.T) {
 		t.Fatalf("an iPad listed as %v without security", ipad["deviceType"])
 	}
 }
+
+// Each MDM command needs its own privilege besides the endpoint's; a rename through PATCH sends a
+// SETTINGS command and needs that command's. Jamf refuses with 403 INVALID_PRIVILEGE naming the command
+// type, and changes nothing.
+func TestCommandPrivileges(t *testing.T) {
+	v := loadSchema(t)
+	lost := map[string]any{"clientData": []any{map[string]any{"managementId": "mgmt-0001"}},
+		"commandData": map[string]any{"commandType": "ENABLE_LOST_MODE", "lostModeMessage": "Return to the library"}}
+	unlock := map[string]any{"clientData": []any{map[string]any{"managementId": "mgmt-0001"}},
+		"commandData": map[string]any{"commandType": "DISABLE_LOST_MODE"}}
+	rename := map[string]any{"name": "STU-NEW"}
+	cases := []struct {
+		name     string
+		missing  string
+		method   string
+		path     string
+		body     any
+		wantDesc string // "" when allowed
+	}{
+		{"ENABLE_LOST_MODE without the Lost Mode privilege", PrivLostModeCommand, http.MethodPost, "/api/v2/mdm/commands", lost,
+			"User " + testClientID + " not privileged for [ENABLE_LOST_MODE]"},
+		{"DISABLE_LOST_MODE without the Lost Mode privilege", PrivLostModeCommand, http.MethodPost, "/api/v2/mdm/commands", unlock,
+			"User " + testClientID + " not privileged for [DISABLE_LOST_MODE]"},
+		{"a rename without the Set Device Name privilege", PrivSetDeviceNameCommand, http.MethodPatch, "/api/v2/mobile-devices/1", rename,
+			"User " + testClientID + " not privileged for [SETTINGS]"},
+		{"a rename needs no Lost Mode privilege", PrivLostModeCommand, http.MethodPatch, "/api/v2/mobile-devices/1", rename, ""},
+		{"a Lost Mode command needs no rename privilege", PrivSetDeviceNameCommand, http.MethodPost, "/api/v2/mdm/commands", lost, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, 1, nil)
+			var privs []string
+			for _, p := range AllPrivileges {
+				if p != tc.missing {
+					privs = append(privs, p)
+				}
+			}
+			h.sim.SetPrivileges(privs...)
+			before, _ := h.sim.Device(1)
+			r := h.request(tc.method, tc.path, h.oauthToken(), tc.body, nil)
+			if tc.wantDesc == "" {
+				if r.status >= 300 {
+					t.Fatalf("%d %s", r.status, r.raw)
+				}
+				return
+			}
+			if r.status != http.StatusForbidden || r.errCode() != "INVALID_PRIVILEGE" || !strings.Contains(string(r.raw), tc.wantDesc) {
+				t.Fatalf("%d %s, want 403 INVALID_PRIVILEGE %q", r.status, r.raw, tc.wantDesc)
+			}
+			if errs := v.Validate("ApiError", r.json, "$.errors[].field"); len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			after, _ := h.sim.Device(1)
+			if after.Name != before.Name || after.LostMode != before.LostMode || len(h.sim.Commands()) != 0 {
+				t.Fatalf("a refused request changed the device or queued a command")
+			}
+		})
+	}
+}
