@@ -101,7 +101,7 @@ type Needs struct {
 // to a PATCH ("Update Mobile Devices", or "Send Mobile Device Set Device Name Command" when Jamf refuses
 // the SETTINGS command a rename sends) or to a Lost Mode command ("Send Mobile Device Lost Mode Command")
 // is remembered for this Jamf server and API client, by every Client of the process, until such a write
-// succeeds. TestConnection reports the remembered ones the policy needs (Name: update and rename;
+// succeeds or RefusalMemory has passed (then the next run tries the write again). TestConnection reports the remembered ones the policy needs (Name: update and rename;
 // User, Location: update; LostMode: the Lost Mode command), so the policy's Ready condition names the
 // privilege after the first refused write.
 //

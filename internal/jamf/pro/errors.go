@@ -195,6 +195,17 @@ func (e *MissingPrivilegesError) Error() string {
 
 func (e *MissingPrivilegesError) Unwrap() error { return e.Err }
 
+// OnlyRefusedWrites reports whether every privilege named was learned from a refused write (none from a
+// read TestConnection made): such a finding lapses after RefusalMemory, so it is worth testing again.
+func (e *MissingPrivilegesError) OnlyRefusedWrites() bool {
+	for _, p := range e.Privileges {
+		if e.Notes[p] == "" {
+			return false
+		}
+	}
+	return len(e.Privileges) > 0
+}
+
 // ErrLostModeNeedsMessageOrPhone is returned (before any call) by EnableLostMode without message and phone.
 var ErrLostModeNeedsMessageOrPhone = errors.New("jamf pro: enable Lost Mode needs a message or a phone number")
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Jamf Pro privilege names. The read and update privileges and "View MDM command information in Jamf
@@ -44,13 +45,23 @@ func invalidPrivilege(err error) *APIError {
 	return nil
 }
 
+// RefusalMemory is how long a refused write privilege is reported by TestConnection without a write to
+// confirm it: no read shows whether a district has granted it since, so after this the next run tries
+// the write again (and learns it again if it is still missing).
+var RefusalMemory = time.Hour
+
 // refusals remembers, per Jamf Pro server and API client (or account), the write privileges Jamf refused,
 // for every Client of the process: the controller builds a new Client per reconcile and per run, and a
 // refusal seen by a run must reach the next connection test.
 var refusals = struct {
 	sync.Mutex
-	m map[string]map[string]string // key -> privilege -> what was refused
-}{m: map[string]map[string]string{}}
+	m map[string]map[string]refusal // key -> privilege -> the refusal
+}{m: map[string]map[string]refusal{}}
+
+type refusal struct {
+	what string
+	at   time.Time
+}
 
 func (c *Client) refusalKey() string { return c.base.String() + " " + c.auth.principal() }
 
@@ -61,9 +72,9 @@ func (c *Client) refusedWrite(priv, what string, err error) error {
 	defer refusals.Unlock()
 	k := c.refusalKey()
 	if refusals.m[k] == nil {
-		refusals.m[k] = map[string]string{}
+		refusals.m[k] = map[string]refusal{}
 	}
-	refusals.m[k][priv] = what
+	refusals.m[k][priv] = refusal{what: what, at: c.now()}
 	return &MissingPrivilegesError{Privileges: []string{priv}, Notes: map[string]string{priv: what}, Err: err}
 }
 
@@ -76,10 +87,14 @@ func (c *Client) grantedWrite(privs ...string) {
 	}
 }
 
-// refusal reports whether priv was refused to this server and principal, and what was refused.
+// refusal reports whether priv was refused to this server and principal within RefusalMemory, and
+// what was refused.
 func (c *Client) refusal(priv string) (string, bool) {
 	refusals.Lock()
 	defer refusals.Unlock()
-	what, ok := refusals.m[c.refusalKey()][priv]
-	return what, ok
+	r, ok := refusals.m[c.refusalKey()][priv]
+	if !ok || c.now().Sub(r.at) >= RefusalMemory {
+		return "", false
+	}
+	return r.what, true
 }

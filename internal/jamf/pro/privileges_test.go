@@ -71,7 +71,7 @@ func TestWritePrivilegesAreLearnedFromJamfsRefusals(t *testing.T) {
 				t.Fatalf("write: %v, want a *MissingPrivilegesError naming %q over Jamf's 403", err, tc.missing)
 			}
 			// A new client of the same server and API client (the next reconcile's) sees the refusal.
-			next, nerr := New(Config{BaseURL: e.ts.URL, Auth: OAuth{ClientID: clientID, ClientSecret: clientSecret}, HTTPClient: e.ts.Client()})
+			next, nerr := New(Config{BaseURL: e.ts.URL, Auth: OAuth{ClientID: clientID, ClientSecret: clientSecret}, HTTPClient: e.ts.Client(), Now: e.serverClock.Now})
 			if nerr != nil {
 				t.Fatal(nerr)
 			}
@@ -79,9 +79,19 @@ func TestWritePrivilegesAreLearnedFromJamfsRefusals(t *testing.T) {
 			if !errors.As(err, &mp) || !strings.Contains(err.Error(), tc.missing) {
 				t.Fatalf("connection test after the refusal: %v, want it to name %q", err, tc.missing)
 			}
+			if !mp.OnlyRefusedWrites() {
+				t.Fatalf("a privilege learned from a refused write is not marked so: %#v", mp)
+			}
 			if err := next.TestConnection(ctx, tc.other); err != nil {
 				t.Fatalf("a policy that does not need %q: %v", tc.missing, err)
 			}
+			// No read can show the privilege granted: after RefusalMemory the refusal lapses, so the next
+			// run tries the write again.
+			e.serverClock.Step(RefusalMemory)
+			if err := e.client.TestConnection(ctx, tc.needs); err != nil {
+				t.Fatalf("after RefusalMemory: %v", err)
+			}
+			e.serverClock.Step(-RefusalMemory)
 			// The district grants it: the next write succeeds and the connection test passes again.
 			e.sim.SetPrivileges(jamfpro.AllPrivileges...)
 			if err := tc.write(next); err != nil {
