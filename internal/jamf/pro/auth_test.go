@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 	"github.com/k12dev/devicesync-operator/internal/sim/jamfpro"
 	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 )
@@ -26,6 +27,12 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"OAuth needs a secret", Config{BaseURL: "https://x.jamfcloud.com", Auth: OAuth{ClientID: "a"}}, "client secret"},
 		{"Basic needs a password", Config{BaseURL: "https://x.jamfcloud.com", Auth: Basic{Username: "u"}}, "password"},
 		{"a valid config", Config{BaseURL: "https://x.jamfcloud.com/", Auth: ok}, ""},
+		{"the guard refuses a host outside --allowed-hosts", Config{BaseURL: "https://intranet.example.org", Auth: ok,
+			Guard: &httpx.Guard{AllowedHosts: []string{"*.jamfcloud.com"}}}, "not in the manager's --allowed-hosts"},
+		{"the guard refuses http:// unless insecure", Config{BaseURL: "http://x.jamfcloud.com", Auth: ok, Guard: &httpx.Guard{}}, "uses http://"},
+		{"the guard lets an insecure lab server use http://", Config{BaseURL: "http://jamf.lab:8080", Auth: ok, Guard: &httpx.Guard{}, Insecure: true}, ""},
+		{"the guard allows a listed host", Config{BaseURL: "https://x.jamfcloud.com", Auth: ok,
+			Guard: &httpx.Guard{AllowedHosts: []string{"*.jamfcloud.com"}}}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

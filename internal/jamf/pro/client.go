@@ -112,6 +112,9 @@ type Config struct {
 	// per host. Both are ignored with HTTPClient.
 	RootCAs *x509.CertPool
 	Limits  *httpx.HostLimits
+	// Guard, when set, is the operator's rule for base URLs (--allowed-hosts, https only unless Insecure).
+	Guard    *httpx.Guard
+	Insecure bool
 	// MaxBodyBytes caps any answer (default httpx.MaxBodyBytes).
 	MaxBodyBytes int64
 	// Backoff between retries (default httpx.DefaultBackoff).
@@ -164,6 +167,11 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("jamf pro: %w", err)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/api")
+	if cfg.Guard != nil {
+		if err := cfg.Guard.Check(u, cfg.Insecure); err != nil {
+			return nil, fmt.Errorf("jamf pro: %w", err)
+		}
+	}
 	switch a := cfg.Auth.(type) {
 	case OAuth:
 		if a.ClientID == "" || a.ClientSecret == "" {

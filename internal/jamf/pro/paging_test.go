@@ -240,3 +240,33 @@ func leftPad(id int) string {
 	s := strconv.Itoa(id)
 	return strings.Repeat("0", 4-len(s)) + s
 }
+
+func TestBuildingListingCountsAreChecked(t *testing.T) {
+	cases := []struct {
+		name    string
+		total   int64
+		wantErr string
+	}{
+		{"an absurd totalCount", 9e18, "not a plausible count"},
+		{"a totalCount larger than the rows", 50, "the listing ended after"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{devices: 3})
+			e.sim.Intercept(routeBuildings, 5, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				page := r.URL.Query().Get("page")
+				if page == "0" {
+					_, _ = w.Write([]byte(`{"totalCount":` + strconv.FormatInt(tc.total, 10) + `,"results":[{"id":"1","name":"Lincoln High"}]}`))
+					return
+				}
+				_, _ = w.Write([]byte(`{"totalCount":` + strconv.FormatInt(tc.total, 10) + `,"results":[]}`))
+			})
+			_, err := e.client.Buildings(context.Background())
+			var de *DecodeError
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err %v, want a *DecodeError saying %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -202,9 +202,10 @@ const lookupPageSize = 1000
 
 func (c *Client) listLookup(ctx context.Context, kind, path string) (*lookup, error) {
 	l := &lookup{byName: map[string]string{}, byFold: map[string][]string{}, byID: map[string]string{}}
+	received := 0
 	for page := 0; ; page++ {
 		var out struct {
-			TotalCount int `json:"totalCount"`
+			TotalCount int64 `json:"totalCount"`
 			Results    []struct {
 				ID   string `json:"id"`
 				Name string `json:"name"`
@@ -222,8 +223,17 @@ func (c *Client) listLookup(ctx context.Context, kind, path string) (*lookup, er
 			f := strings.ToLower(strings.TrimSpace(r.Name))
 			l.byFold[f] = append(l.byFold[f], r.ID)
 		}
-		if len(out.Results) == 0 || len(l.byID) >= out.TotalCount {
+		total, err := checkCount("list "+kind+"s", path, out.TotalCount)
+		if err != nil {
+			return nil, err
+		}
+		received += len(out.Results)
+		if received >= total {
 			return l, nil
+		}
+		if len(out.Results) == 0 {
+			// A building missing from the list would refuse its devices' updates as unknown.
+			return nil, pageError("list "+kind+"s", path, fmt.Errorf("totalCount is %d, but the listing ended after %d rows", total, received))
 		}
 	}
 }

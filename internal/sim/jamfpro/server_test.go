@@ -57,7 +57,7 @@ func TestResponsesMatchTheSchema(t *testing.T) {
 		{"MDM command listing", func() response {
 			return h.get("/api/v2/mdm/commands?filter=command%3D%3DENABLE_LOST_MODE", tok)
 		}, 200, "MdmCommandResults", false, nil},
-		// ApiError bodies carry "field": null, as in the real 401 the reference README quotes, although the
+		// ApiError bodies carry "field": null, as in the real 401 Jamf's documentation quotes, although the
 		// schema types it as a non-nullable string.
 		{"401 INVALID_TOKEN", func() response { return h.get("/api/v1/buildings", "nope") }, 401, "ApiError", false, []string{"$.errors[].field"}},
 		{"409 OPTIMISTIC_LOCK_FAILED", func() response {
