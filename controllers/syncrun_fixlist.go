@@ -46,7 +46,7 @@ var whatToDo = map[string]string{
 	plan.ReasonNoRuleForPatronType: "the borrower's patron type is neither a student nor a teacher type of the policy: correct the patron type",
 	plan.ReasonTemplateError:       "a naming or field rule could not be rendered for this device: correct the data the message names",
 	plan.ReasonNoUsername:          "the student has no username in the roster and no email in Destiny: add one in the SIS",
-	"NotInRoster":                  "the student is not in the roster: check the SIS export the roster comes from",
+	plan.ReasonNotInRoster:         "the student is not in the roster: check the SIS export the roster comes from",
 }
 
 // fixList computes the per-school counts and the CSV rows of a plan's skips.

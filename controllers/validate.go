@@ -171,7 +171,8 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 			var me *pro.MissingPrivilegesError
 			reason, transient := ReasonTargetUnreachable, true
 			if errors.As(err, &ae) || errors.As(err, &me) {
-				reason, transient = ReasonTargetAuthFailed, false
+				// A write privilege learned from Jamf's refusal lapses (pro.RefusalMemory): keep re-testing.
+				reason, transient = ReasonTargetAuthFailed, me != nil && me.OnlyRefusedWrites()
 			}
 			return append(checks, Check{Name: "Jamf Pro", Reason: reason, Transient: transient, Message: "target.jamfPro: " + err.Error()})
 		}

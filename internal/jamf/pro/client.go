@@ -2,18 +2,24 @@
 // token auth (API client credentials, or the legacy bearer-token flow), the bulk mobile-device
 // inventory, PATCH of name / user / location, and Lost Mode through MDM commands.
 //
+// It stands on the project's one HTTP layer (internal/httpx): one retry loop (httpx.Retrier, which caps
+// a server's Retry-After), one token cache (httpx.TokenCache) with bearer authentication as a
+// RoundTripper (a 401 drops the token and resends once), same-host redirects only, and one response-size
+// cap. What stays here is Jamf's: endpoints, decoding, and the classification of Jamf's answers.
+// Idempotent calls (GET, PATCH, token requests) are retried on 5xx, 429, HTML error pages, malformed
+// bodies, timeouts and connection failures; PATCH also on 409 OPTIMISTIC_LOCK_FAILED. MDM command POSTs
+// are not idempotent: they are retried only when the request certainly never reached the server (the
+// connection could not be opened).
+//
 // Every call shares one semaphore of MaxConcurrency (Jamf's guidance: 5) and an adaptive pacer that adds
 // a delay between requests when response times grow well beyond their recent baseline or gateway errors
-// appear, and relaxes when the server is healthy again. Idempotent calls (GET, PATCH, token requests) are
-// retried on 5xx, 429, HTML error pages, malformed bodies, timeouts and connection failures, with
-// exponential backoff; PATCH also on 409 OPTIMISTIC_LOCK_FAILED. MDM command POSTs are not idempotent:
-// they are retried only when the request certainly never reached the server (the connection could not be
-// opened) or was refused with 401 INVALID_TOKEN (refused before processing; retried once with a new token).
+// appear, and relaxes when the server is healthy again.
 package pro
 
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,10 +37,21 @@ import (
 // Defaults.
 const (
 	DefaultMaxConcurrency = 5
-	DefaultPageSize       = 2000
-	DefaultMaxRetries     = 4
-	DefaultRenewBefore    = 60 * time.Second
-	DefaultTimeout        = 90 * time.Second
+	// DefaultPageSize of the inventory listing. 2000 is an undocumented server maximum (larger sizes are
+	// clamped): a page of 2000 devices with four sections is several MiB that Jamf Pro assembles for many
+	// seconds, which Jamf Cloud's gateways have been seen to cut off (60 s timeouts, 502s) on large
+	// tenants. 500 keeps a page around a MiB and a few seconds of server work, and still lists a district of
+	// 10,000 iPads in 20 pages spread over MaxConcurrency connections.
+	DefaultPageSize = 500
+	// DefaultMinPageSize is the floor a page shrinks to after 5xx answers or timeouts.
+	DefaultMinPageSize = 50
+	DefaultMaxRetries  = 4
+	DefaultRenewBefore = 60 * time.Second
+	DefaultTimeout     = 90 * time.Second
+	// MaxListCount is the largest totalCount a listing believes: Jamf Pro's largest tenants hold a few
+	// hundred thousand devices. A count beyond it (or a negative one) fails the read instead of sizing
+	// anything by it.
+	MaxListCount = 1_000_000
 )
 
 // Auth selects how the client gets its bearer token: OAuth (API client credentials, preferred) or
@@ -42,15 +59,17 @@ const (
 type Auth interface {
 	isAuth()
 	String() string
+	principal() string
 }
 
-// OAuth is a Jamf Pro API client's credentials (client credentials grant on /api/oauth/token).
+// OAuth is a Jamf Pro API client's credentials (client credentials grant on /api/v1/oauth/token).
 type OAuth struct {
 	ClientID     string
 	ClientSecret string
 }
 
-func (OAuth) isAuth() {}
+func (OAuth) isAuth()             {}
+func (o OAuth) principal() string { return "client " + o.ClientID }
 
 // String redacts the secret.
 func (o OAuth) String() string {
@@ -66,7 +85,8 @@ type Basic struct {
 	Password string
 }
 
-func (Basic) isAuth() {}
+func (Basic) isAuth()             {}
+func (b Basic) principal() string { return "user " + b.Username }
 
 // String redacts the password.
 func (b Basic) String() string {
@@ -83,16 +103,31 @@ type Config struct {
 	Auth    Auth
 	// MaxConcurrency bounds requests in flight across all calls of this client (default 5).
 	MaxConcurrency int
-	// HTTPClient defaults to httpx.NewHTTPClient(DefaultTimeout, MaxConcurrency, nil).
+	// HTTPClient defaults to httpx.NewClient with Timeout, MaxConcurrency connections, RootCAs and Limits.
+	// A client given here gets the same-host redirect policy when it has none.
 	HTTPClient *http.Client
+	// Timeout bounds one attempt, the body included (default 90s; ignored with HTTPClient).
+	Timeout time.Duration
+	// RootCAs verifies the server (nil: the system's roots); Limits is the manager-wide in-flight limit
+	// per host. Both are ignored with HTTPClient.
+	RootCAs *x509.CertPool
+	Limits  *httpx.HostLimits
+	// MaxBodyBytes caps any answer (default httpx.MaxBodyBytes).
+	MaxBodyBytes int64
 	// Backoff between retries (default httpx.DefaultBackoff).
 	Backoff httpx.Backoff
 	// MaxRetries is the number of retries after the first attempt (default 4; negative: none).
 	MaxRetries int
+	// MaxRetryAfter caps a server's Retry-After (default httpx.DefaultMaxRetryAfter): a longer wish ends
+	// the call instead of hanging a run.
+	MaxRetryAfter time.Duration
+	// Sleep waits between attempts (default httpx.Sleep); tests record the waits.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// RenewBefore is how long before expiry a token is renewed (default 60s, at most half its lifetime).
 	RenewBefore time.Duration
-	// PageSize of the inventory listing (default 2000, Jamf's maximum; larger values are clamped by Jamf).
-	PageSize int
+	// PageSize of the inventory listing (default 500); MinPageSize is the floor it shrinks to after 5xx
+	// answers and timeouts (default 50, at most PageSize).
+	PageSize, MinPageSize int
 	// Pacing bounds the adaptive delay between requests (defaults: 50ms step, 5s maximum).
 	PaceStep, PaceMax time.Duration
 	// Now is the clock for token expiry (default time.Now).
@@ -101,17 +136,19 @@ type Config struct {
 
 // Client talks to one Jamf Pro server. It is safe for concurrent use.
 type Client struct {
-	base       *url.URL
-	auth       Auth
-	hc         *http.Client
-	backoff    httpx.Backoff
-	maxRetries int
-	pageSize   int
-	now        func() time.Time
+	base     *url.URL
+	auth     Auth
+	plain    *http.Client // token requests (no bearer token)
+	authed   *http.Client // every other call: plain + httpx.BearerAuth
+	tokens   *httpx.TokenCache
+	retrier  httpx.Retrier
+	maxBody  int64
+	pageSize int
+	minPage  int
+	now      func() time.Time
 
-	sem    chan struct{}
-	pacer  *pacer
-	tokens *tokenSource
+	sem   chan struct{}
+	pacer *pacer
 
 	lookupMu sync.Mutex
 	// loadMu makes concurrent first users of the lookups wait for one load instead of each loading them.
@@ -142,17 +179,23 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxConcurrency <= 0 {
 		cfg.MaxConcurrency = DefaultMaxConcurrency
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = httpx.NewHTTPClient(DefaultTimeout, cfg.MaxConcurrency, nil)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.Backoff == (httpx.Backoff{}) {
-		cfg.Backoff = httpx.DefaultBackoff
+	plain := cfg.HTTPClient
+	if plain == nil {
+		plain = httpx.NewClient(httpx.ClientOptions{Timeout: cfg.Timeout, MaxConns: cfg.MaxConcurrency, RootCAs: cfg.RootCAs,
+			Limits: cfg.Limits, Limit: cfg.MaxConcurrency})
+	} else if plain.CheckRedirect == nil {
+		cp := *plain
+		cp.CheckRedirect = httpx.SameHostRedirects
+		plain = &cp
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = httpx.MaxBodyBytes
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = DefaultMaxRetries
-	}
-	if cfg.MaxRetries < 0 {
-		cfg.MaxRetries = 0
 	}
 	if cfg.RenewBefore <= 0 {
 		cfg.RenewBefore = DefaultRenewBefore
@@ -160,6 +203,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = DefaultPageSize
 	}
+	if cfg.MinPageSize <= 0 {
+		cfg.MinPageSize = DefaultMinPageSize
+	}
+	cfg.MinPageSize = min(cfg.MinPageSize, cfg.PageSize)
 	if cfg.PaceStep <= 0 {
 		cfg.PaceStep = 50 * time.Millisecond
 	}
@@ -170,12 +217,14 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	c := &Client{
-		base: u, auth: cfg.Auth, hc: cfg.HTTPClient, backoff: cfg.Backoff, maxRetries: cfg.MaxRetries,
-		pageSize: cfg.PageSize, now: cfg.Now,
+		base: u, auth: cfg.Auth, plain: plain, maxBody: cfg.MaxBodyBytes,
+		retrier:  httpx.Retrier{Backoff: cfg.Backoff, MaxRetries: cfg.MaxRetries, MaxRetryAfter: cfg.MaxRetryAfter, Sleep: cfg.Sleep},
+		pageSize: cfg.PageSize, minPage: cfg.MinPageSize, now: cfg.Now,
 		sem:   make(chan struct{}, cfg.MaxConcurrency),
 		pacer: newPacer(cfg.PaceStep, cfg.PaceMax),
 	}
-	c.tokens = &tokenSource{c: c, renewBefore: cfg.RenewBefore, lock: make(chan struct{}, 1)}
+	c.tokens = httpx.NewTokenCache(c.fetchToken, cfg.Now, cfg.RenewBefore)
+	c.authed = httpx.WithTransport(plain, func(rt http.RoundTripper) http.RoundTripper { return httpx.BearerAuth(rt, c.tokens) })
 	return c, nil
 }
 
@@ -198,84 +247,90 @@ type call struct {
 	secretBody bool
 }
 
-// do runs c with auth, concurrency limit, pacing and retries, and decodes a 2xx JSON body into out.
+// do runs cl through the retrier (auth, concurrency limit and pacing on every attempt) and decodes a
+// 2xx JSON body into out.
 func (c *Client) do(ctx context.Context, cl call, out any) error {
-	var body []byte
-	if cl.body != nil {
-		b, err := json.Marshal(cl.body)
-		if err != nil {
-			return fmt.Errorf("jamf pro: %s: encode body: %w", cl.op, err)
-		}
-		body = b
+	body, err := encodeBody(cl)
+	if err != nil {
+		return err
 	}
-	reauthed := false
-	for attempt := 0; ; attempt++ {
-		var (
-			tok      string
-			status   int
-			hdr      http.Header
-			respBody []byte
-			err      error // the attempt's outcome; withSlot's own error means no attempt was made
-		)
-		// The token is taken inside the concurrency slot, right before sending: a token taken earlier
-		// could expire while the call waits for a slot.
-		if serr := c.withSlot(ctx, cl.op, func() error {
-			var terr error
-			if tok, terr = c.tokens.get(ctx); terr != nil {
-				return terr
-			}
-			status, hdr, respBody, err = c.send(ctx, cl, "application/json", body, "Bearer "+tok)
-			return nil
-		}); serr != nil {
-			return serr
-		}
-		if err == nil && status == http.StatusUnauthorized && !reauthed {
-			// Expired or revoked token: refused before processing, so safe to repeat once for any method.
-			reauthed = true
-			c.tokens.invalidate(tok)
-			attempt--
-			continue
-		}
-		err = c.classify(cl, status, hdr, respBody, err, out)
-		if err == nil {
-			return nil
-		}
-		if !IsRetryable(err) || attempt >= c.maxRetries || ctx.Err() != nil {
-			return err
-		}
-		wait := c.backoff.Delay(attempt)
-		if status == http.StatusTooManyRequests {
-			wait = max(wait, httpx.RetryAfter(hdr, time.Now()))
-		}
-		if serr := httpx.Sleep(ctx, wait); serr != nil {
-			return fmt.Errorf("jamf pro: %s: %w (after %v)", cl.op, serr, err)
-		}
-	}
+	return c.retry(ctx, cl.op, func(ctx context.Context, _ int) httpx.Outcome {
+		return c.attempt(ctx, cl, body, out)
+	})
 }
 
-// withSlot waits the pacer's delay, then runs f holding one of the MaxConcurrency slots.
-func (c *Client) withSlot(ctx context.Context, op string, f func() error) error {
-	if err := httpx.Sleep(ctx, c.pacer.delay()); err != nil {
+func encodeBody(cl call) ([]byte, error) {
+	if cl.body == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(cl.body)
+	if err != nil {
+		return nil, fmt.Errorf("jamf pro: %s: encode body: %w", cl.op, err)
+	}
+	return b, nil
+}
+
+// retry runs attempt through the shared retry loop; an error without the operation in it (the context
+// ended between attempts) gets it.
+func (c *Client) retry(ctx context.Context, op string, attempt func(ctx context.Context, n int) httpx.Outcome) error {
+	err := c.retrier.Do(ctx, attempt)
+	if err != nil && (err == context.Canceled || err == context.DeadlineExceeded) {
 		return fmt.Errorf("jamf pro: %s: %w", op, err)
+	}
+	return err
+}
+
+// attempt makes one authorised attempt of cl and classifies it for the retrier.
+func (c *Client) attempt(ctx context.Context, cl call, body []byte, out any) httpx.Outcome {
+	status, hdr, respBody, err := c.sendSlot(ctx, cl, body)
+	return c.outcome(cl, status, hdr, c.classify(cl, status, hdr, respBody, err, out))
+}
+
+// outcome maps a classified error onto the retrier's vocabulary, with the server's Retry-After.
+func (c *Client) outcome(cl call, status int, hdr http.Header, err error) httpx.Outcome {
+	switch {
+	case err == nil:
+		return httpx.Done()
+	case IsRetryable(err):
+		var after time.Duration
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			after = httpx.RetryAfter(hdr, time.Now())
+		}
+		return httpx.Again(err, after)
+	}
+	return httpx.Fail(err)
+}
+
+// sendSlot waits the pacer's delay, then sends cl holding one of the MaxConcurrency slots.
+func (c *Client) sendSlot(ctx context.Context, cl call, body []byte) (int, http.Header, []byte, error) {
+	if err := httpx.Sleep(ctx, c.pacer.delay()); err != nil {
+		return 0, nil, nil, fmt.Errorf("jamf pro: %s: %w", cl.op, err)
 	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("jamf pro: %s: %w", op, ctx.Err())
+		return 0, nil, nil, fmt.Errorf("jamf pro: %s: %w", cl.op, ctx.Err())
 	}
 	defer func() { <-c.sem }()
-	return f()
+	return c.send(ctx, c.authed, cl, "application/json", body, "")
 }
 
-// send makes one HTTP attempt; the caller holds a concurrency slot. A transport error is returned as
-// *TransportError.
-func (c *Client) send(ctx context.Context, cl call, contentType string, body []byte, authz string) (int, http.Header, []byte, error) {
+// tokenError carries a token request's failure through BearerAuth's RoundTrip, so a call that could not
+// get a token returns that failure (an *AuthError for bad credentials) instead of a transport error.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+// send makes one HTTP attempt with hc. authz, when set, is the Authorization header (token requests).
+// A failure to get an answer is a *TransportError.
+func (c *Client) send(ctx context.Context, hc *http.Client, cl call, contentType string, body []byte, authz string) (int, http.Header, []byte, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + cl.path
 	u.RawQuery = cl.query.Encode()
 	var rd io.Reader
 	if body != nil {
-		rd = bytes.NewReader(body)
+		rd = bytes.NewReader(body) // sets GetBody: BearerAuth can replay it after a 401
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), rd)
 	if err != nil {
@@ -289,10 +344,18 @@ func (c *Client) send(ctx context.Context, cl call, contentType string, body []b
 		req.Header.Set("Authorization", authz)
 	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
+		var te *tokenError
+		if errors.As(err, &te) {
+			return 0, nil, nil, te.err
+		}
 		if ctx.Err() != nil {
 			return 0, nil, nil, fmt.Errorf("jamf pro: %s (%s %s): %w", cl.op, cl.method, cl.path, ctx.Err())
+		}
+		var re *httpx.RedirectError
+		if errors.As(err, &re) {
+			return 0, nil, nil, &TransportError{Op: cl.op, Method: cl.method, Path: cl.path, MaybeSent: false, Err: re}
 		}
 		timeout := httpx.IsTimeout(ctx, err)
 		c.pacer.observe(time.Since(start), timeout)
@@ -300,7 +363,7 @@ func (c *Client) send(ctx context.Context, cl call, contentType string, body []b
 		return 0, nil, nil, &TransportError{Op: cl.op, Method: cl.method, Path: cl.path, MaybeSent: sent, Timeout: timeout,
 			Err: scrubURL(err), Retryable: cl.idempotent || !sent}
 	}
-	b, rerr := httpx.ReadBody(resp.Body)
+	b, rerr := httpx.ReadBodyMax(resp.Body, c.maxBody)
 	elapsed := time.Since(start)
 	overloaded := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	c.pacer.observe(elapsed, overloaded)
@@ -308,8 +371,15 @@ func (c *Client) send(ctx context.Context, cl call, contentType string, body []b
 		if ctx.Err() != nil {
 			return 0, nil, nil, fmt.Errorf("jamf pro: %s (%s %s): %w", cl.op, cl.method, cl.path, ctx.Err())
 		}
+		var big *httpx.BodyTooLargeError
+		if errors.As(rerr, &big) {
+			// The same request gets the same answer: not retried (an inventory listing shrinks its page).
+			return resp.StatusCode, resp.Header, nil, &TransportError{Op: cl.op, Method: cl.method, Path: cl.path, MaybeSent: true,
+				Err: big}
+		}
+		timeout := httpx.IsTimeout(ctx, rerr)
 		return resp.StatusCode, resp.Header, nil, &TransportError{Op: cl.op, Method: cl.method, Path: cl.path, MaybeSent: true,
-			Err: fmt.Errorf("read body: %w", rerr), Retryable: cl.idempotent}
+			Timeout: timeout, Err: fmt.Errorf("read body: %w", rerr), Retryable: cl.idempotent}
 	}
 	return resp.StatusCode, resp.Header, b, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 )
 
 // APIError is an answer from Jamf Pro other than success, decoded from its ApiError shape
@@ -161,13 +163,47 @@ func (e *NameNotAppliedError) Error() string {
 	return fmt.Sprintf("jamf pro: device %d kept name %q instead of %q%s", e.ID, e.Got, e.Want, why)
 }
 
-// MissingPrivilegesError lists the privileges TestConnection found missing (each read answered 403).
+// MissingPrivilegesError names the privileges the API client lacks: reads TestConnection saw refused,
+// and writes Jamf refused (see TestConnection). Err, when set, is Jamf's refusal.
 type MissingPrivilegesError struct {
 	Privileges []string
+	// Notes says, per privilege, which write Jamf refused ("" for a read TestConnection checked).
+	Notes map[string]string
+	Err   error
+}
+
+func (e *MissingPrivilegesError) add(priv, note string) {
+	e.Privileges = append(e.Privileges, priv)
+	if note != "" {
+		if e.Notes == nil {
+			e.Notes = map[string]string{}
+		}
+		e.Notes[priv] = note
+	}
 }
 
 func (e *MissingPrivilegesError) Error() string {
-	return "jamf pro: the API client lacks privileges: " + strings.Join(e.Privileges, ", ")
+	parts := make([]string, len(e.Privileges))
+	for i, p := range e.Privileges {
+		parts[i] = fmt.Sprintf("%q", p)
+		if n := e.Notes[p]; n != "" {
+			parts[i] += " (" + n + ")"
+		}
+	}
+	return "jamf pro: the API client lacks the privileges " + strings.Join(parts, ", ") + ": add them to its API role"
+}
+
+func (e *MissingPrivilegesError) Unwrap() error { return e.Err }
+
+// OnlyRefusedWrites reports whether every privilege named was learned from a refused write (none from a
+// read TestConnection made): such a finding lapses after RefusalMemory, so it is worth testing again.
+func (e *MissingPrivilegesError) OnlyRefusedWrites() bool {
+	for _, p := range e.Privileges {
+		if e.Notes[p] == "" {
+			return false
+		}
+	}
+	return len(e.Privileges) > 0
 }
 
 // ErrLostModeNeedsMessageOrPhone is returned (before any call) by EnableLostMode without message and phone.
@@ -180,7 +216,10 @@ func IsRetryable(err error) bool {
 	var h *HTMLError
 	var d *DecodeError
 	var t *TransportError
+	var long *httpx.RetryAfterTooLongError
 	switch {
+	case errors.As(err, &long):
+		return false // the server asked for a longer pause than a run waits
 	case errors.As(err, &a):
 		return a.Retryable
 	case errors.As(err, &h):

@@ -23,7 +23,7 @@ const (
 
 // Route patterns as the simulator counts them.
 const (
-	routeOAuth      = "POST /api/oauth/token"
+	routeOAuth      = "POST /api/v1/oauth/token"
 	routeLegacy     = "POST /api/v1/auth/token"
 	routeKeepAlive  = "POST /api/v1/auth/keep-alive"
 	routeInvalidate = "POST /api/v1/auth/invalidate-token"
@@ -78,6 +78,8 @@ type envOpts struct {
 	legacy      bool
 	ownClock    bool // the client keeps its own clock (does not see the server's time move)
 	noException bool
+	// timeout, when set, bounds each attempt (the client's HTTP client times out).
+	timeout time.Duration
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -108,6 +110,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 		PaceStep:   time.Microsecond,
 		PaceMax:    10 * time.Microsecond,
 		Now:        e.serverClock.Now,
+	}
+	if o.timeout > 0 {
+		cfg.HTTPClient = &http.Client{Transport: e.ts.Client().Transport, Timeout: o.timeout}
 	}
 	if o.legacy {
 		cfg.Auth = Basic{Username: userName, Password: userPassword}

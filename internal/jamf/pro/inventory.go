@@ -8,10 +8,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 const inventoryPath = "/api/v2/mobile-devices/detail"
+
+// DeviceTypeIOS is the deviceType of iPhones and iPads, the devices the sync manages.
+const DeviceTypeIOS = "iOS"
 
 // InventorySections are the sections the engine needs.
 var InventorySections = []string{"GENERAL", "HARDWARE", "USER_AND_LOCATION", "SECURITY"}
@@ -20,6 +22,10 @@ var InventorySections = []string{"GENERAL", "HARDWARE", "USER_AND_LOCATION", "SE
 type MobileDevice struct {
 	// ID is the Jamf Pro mobile device id (mobileDeviceId).
 	ID int
+	// DeviceType is the schema's deviceType: "iOS" for iPhones and iPads, "tvOS" (Apple TV), "watchOS",
+	// "visionOS". Only iOS devices have a SECURITY section (Lost Mode); the others are not Unreadable for
+	// lacking one.
+	DeviceType string
 	// ManagementID is the MDM command target (general.managementId).
 	ManagementID string
 	// Serial is hardware.serialNumber, raw (normalising is the engine's job).
@@ -49,7 +55,7 @@ type MobileDevice struct {
 }
 
 type inventoryPage struct {
-	TotalCount int               `json:"totalCount"`
+	TotalCount int64             `json:"totalCount"`
 	Results    []inventoryDevice `json:"results"`
 }
 
@@ -94,7 +100,10 @@ func (d inventoryDevice) toDevice() (MobileDevice, error) {
 	if err != nil {
 		return MobileDevice{}, fmt.Errorf("mobileDeviceId %q is not a number", d.MobileDeviceID)
 	}
-	m := MobileDevice{ID: id}
+	m := MobileDevice{ID: id, DeviceType: d.DeviceType}
+	if m.DeviceType == "" {
+		m.DeviceType = DeviceTypeIOS // the schema requires deviceType; a server leaving it out lists iOS devices
+	}
 	if g := d.General; g != nil {
 		m.Name, m.Managed, m.Supervised, m.ManagementID = g.DisplayName, g.Managed, g.Supervised, g.ManagementID
 	} else {
@@ -120,25 +129,16 @@ func (d inventoryDevice) toDevice() (MobileDevice, error) {
 	}
 	if s := d.Security; s != nil {
 		m.LostModeEnabled = s.LostModeEnabled
-	} else {
-		m.Unreadable = true
+	} else if m.DeviceType == DeviceTypeIOS {
+		m.Unreadable = true // only iOS devices have a security section
 	}
 	return m, nil
 }
 
 // Inventory lists every mobile device with the sections GENERAL, HARDWARE, USER_AND_LOCATION and
 // SECURITY, sorted by id, with exception-handling=LENIENT (Jamf Pro 11.29+; older servers ignore the
-// parameter). Calls: one token request when needed, then ceil(totalCount / pageSize) pages, never a
-// per-device GET.
-//
-// Paging: page 0 is fetched first; it gives totalCount and the effective page size (Jamf clamps the
-// page size silently, so the size actually returned is used for the page count). The remaining pages are
-// fetched concurrently within MaxConcurrency: with a stable sort by id they are independent, and a large
-// district's listing is then bounded by the allowed concurrency rather than by the sum of page latencies.
-// If a later page reports a larger totalCount (devices enrolled during the listing), the missing pages
-// are fetched too; devices are de-duplicated by id. A device deleted from Jamf during the listing shifts
-// the later pages by one, so one device at a page boundary can be missed: the engine then sees it as
-// absent from Jamf for this run (a skip, never a write).
+// parameter). Calls: one token request when needed, then about totalCount / PageSize pages, never a
+// per-device GET. See lister for how pages are sized, shrunk and checked.
 func (c *Client) Inventory(ctx context.Context) ([]MobileDevice, error) {
 	return c.inventory(ctx, "")
 }
@@ -167,7 +167,7 @@ func (c *Client) InventoryBySerial(ctx context.Context, serials ...string) ([]Mo
 	return all, nil
 }
 
-func (c *Client) inventoryPage(ctx context.Context, filter string, page, size int) (*inventoryPage, error) {
+func inventoryQuery(filter string, page, size int) url.Values {
 	q := url.Values{
 		"section":            InventorySections,
 		"page":               {strconv.Itoa(page)},
@@ -178,89 +178,26 @@ func (c *Client) inventoryPage(ctx context.Context, filter string, page, size in
 	if filter != "" {
 		q.Set("filter", filter)
 	}
-	var out inventoryPage
-	err := c.do(ctx, call{op: fmt.Sprintf("list inventory page %d", page), method: http.MethodGet, path: inventoryPath, query: q, idempotent: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return q
 }
 
 func (c *Client) inventory(ctx context.Context, filter string) ([]MobileDevice, error) {
-	first, err := c.inventoryPage(ctx, filter, 0, c.pageSize)
+	rows, err := c.listInventory(ctx, filter)
 	if err != nil {
 		return nil, err
 	}
-	size := c.pageSize
-	if n := len(first.Results); n < size && n < first.TotalCount {
-		size = n // clamped by the server
-	}
-	if size == 0 && first.TotalCount > 0 {
-		return nil, &DecodeError{Op: "list inventory", Method: http.MethodGet, Path: inventoryPath, StatusCode: http.StatusOK,
-			Err: fmt.Errorf("page 0 holds no device although totalCount is %d", first.TotalCount)}
-	}
-	pages := [][]inventoryDevice{first.Results}
-	total := first.TotalCount
-	fetched := 1
-	for size > 0 && fetched*size < total {
-		want := (total + size - 1) / size
-		more, maxTotal, err := c.fetchPages(ctx, filter, fetched, want, size)
-		if err != nil {
-			return nil, err
-		}
-		pages = append(pages, more...)
-		fetched = want
-		total = max(total, maxTotal)
-	}
 	seen := map[int]bool{}
 	var out []MobileDevice
-	for _, p := range pages {
-		for _, d := range p {
-			m, err := d.toDevice()
-			if err != nil {
-				return nil, &DecodeError{Op: "list inventory", Method: http.MethodGet, Path: inventoryPath, StatusCode: http.StatusOK, Err: err}
-			}
-			if !seen[m.ID] {
-				seen[m.ID] = true
-				out = append(out, m)
-			}
+	for _, d := range rows {
+		m, err := d.toDevice()
+		if err != nil {
+			return nil, &DecodeError{Op: "list inventory", Method: http.MethodGet, Path: inventoryPath, StatusCode: http.StatusOK, Err: err}
+		}
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			out = append(out, m)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
-}
-
-// fetchPages fetches pages [from, to) concurrently (bounded by the client's semaphore); the first error
-// cancels the others.
-func (c *Client) fetchPages(ctx context.Context, filter string, from, to, size int) ([][]inventoryDevice, int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	results := make([][]inventoryDevice, to-from)
-	totals := make([]int, to-from)
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	for p := from; p < to; p++ {
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			pg, err := c.inventoryPage(ctx, filter, p, size)
-			if err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-				return
-			}
-			results[p-from], totals[p-from] = pg.Results, pg.TotalCount
-		}(p)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, 0, firstErr
-	}
-	maxTotal := 0
-	for _, t := range totals {
-		maxTotal = max(maxTotal, t)
-	}
-	return results, maxTotal, nil
 }

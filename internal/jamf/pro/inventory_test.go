@@ -59,6 +59,32 @@ func TestInventoryMapsTheFourSections(t *testing.T) {
 	}
 }
 
+func TestInventoryListsAnAppleTVAsTvOSNotUnreadable(t *testing.T) {
+	e := newEnv(t, envOpts{devices: 3})
+	e.sim.SetModel(3, "Apple TV 4K (3rd generation)")
+	devs, err := e.client.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"an iPad is iOS", devs[0].DeviceType, DeviceTypeIOS},
+		{"an Apple TV is tvOS", devs[2].DeviceType, "tvOS"},
+		{"an Apple TV without a security section is not unreadable", devs[2].Unreadable, false},
+		{"an Apple TV keeps its serial", devs[2].Serial, "SER0003"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
 func TestInventoryCalls(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -320,8 +346,7 @@ func TestOverloadRejectionsAreRetriedForReads(t *testing.T) {
 
 func TestTimeoutsAreRetriedForReads(t *testing.T) {
 	t.Run("a hung request times out and the retry succeeds", func(t *testing.T) {
-		e := newEnv(t, envOpts{devices: 3})
-		e.client.hc = &http.Client{Transport: e.ts.Client().Transport, Timeout: 100 * time.Millisecond}
+		e := newEnv(t, envOpts{devices: 3, timeout: 100 * time.Millisecond})
 		e.sim.HTTP().FailNext(routeDetail, 1, simhttp.FaultHang)
 		devs, err := e.client.Inventory(context.Background())
 		if err != nil || len(devs) != 3 || e.calls(routeDetail) != 2 {
@@ -329,8 +354,7 @@ func TestTimeoutsAreRetriedForReads(t *testing.T) {
 		}
 	})
 	t.Run("timeouts past the retries are a TransportError marked Timeout", func(t *testing.T) {
-		e := newEnv(t, envOpts{devices: 3, cfg: func(c *Config) { c.MaxRetries = 1 }})
-		e.client.hc = &http.Client{Transport: e.ts.Client().Transport, Timeout: 100 * time.Millisecond}
+		e := newEnv(t, envOpts{devices: 3, timeout: 100 * time.Millisecond, cfg: func(c *Config) { c.MaxRetries = 1 }})
 		e.sim.HTTP().FailNext(routeDetail, 2, simhttp.FaultHang)
 		_, err := e.client.Inventory(context.Background())
 		var te *TransportError

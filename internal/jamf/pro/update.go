@@ -103,7 +103,19 @@ func (c *Client) UpdateDevice(ctx context.Context, id int, u DeviceUpdate) (*Mob
 	var out patchResponse
 	path := "/api/v2/mobile-devices/" + strconv.Itoa(id)
 	if err := c.do(ctx, call{op: op, method: http.MethodPatch, path: path, body: body, idempotent: true, retryConflict: true}, &out); err != nil {
+		if ae := invalidPrivilege(err); ae != nil {
+			// A rename makes Jamf send a SETTINGS command, which needs its own privilege; Jamf names the
+			// command type it refused ("not privileged for [SETTINGS]").
+			if body.Name != nil && strings.Contains(ae.Description, "[SETTINGS]") {
+				return nil, c.refusedWrite(PrivSetDeviceNameCommand, "Jamf refused the rename of device "+strconv.Itoa(id), err)
+			}
+			return nil, c.refusedWrite(PrivUpdateMobileDevices, "Jamf refused the update of device "+strconv.Itoa(id), err)
+		}
 		return nil, err
+	}
+	c.grantedWrite(PrivUpdateMobileDevices)
+	if body.Name != nil {
+		c.grantedWrite(PrivSetDeviceNameCommand)
 	}
 	m := MobileDevice{ID: id, Name: out.Name, EnforceName: out.EnforceName, Serial: out.SerialNumber, Managed: out.Managed}
 	if out.IOS != nil {
@@ -190,9 +202,10 @@ const lookupPageSize = 1000
 
 func (c *Client) listLookup(ctx context.Context, kind, path string) (*lookup, error) {
 	l := &lookup{byName: map[string]string{}, byFold: map[string][]string{}, byID: map[string]string{}}
+	received := 0
 	for page := 0; ; page++ {
 		var out struct {
-			TotalCount int `json:"totalCount"`
+			TotalCount int64 `json:"totalCount"`
 			Results    []struct {
 				ID   string `json:"id"`
 				Name string `json:"name"`
@@ -210,8 +223,17 @@ func (c *Client) listLookup(ctx context.Context, kind, path string) (*lookup, er
 			f := strings.ToLower(strings.TrimSpace(r.Name))
 			l.byFold[f] = append(l.byFold[f], r.ID)
 		}
-		if len(out.Results) == 0 || len(l.byID) >= out.TotalCount {
+		total, err := checkCount("list "+kind+"s", path, out.TotalCount)
+		if err != nil {
+			return nil, err
+		}
+		received += len(out.Results)
+		if received >= total {
 			return l, nil
+		}
+		if len(out.Results) == 0 {
+			// A building missing from the list would refuse its devices' updates as unknown.
+			return nil, pageError("list "+kind+"s", path, fmt.Errorf("totalCount is %d, but the listing ended after %d rows", total, received))
 		}
 	}
 }

@@ -135,7 +135,7 @@ func (h *harness) request(method, path, token string, body any, hdr map[string]s
 func (h *harness) oauthToken() string {
 	h.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret}}
-	r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	r := h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	if r.status != http.StatusOK {
 		h.t.Fatalf("token: %d %s", r.status, r.raw)
 	}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 )
 
 // Sections this simulator renders (the schema's MobileDeviceSection enum lists more; asking for one of
@@ -55,6 +57,13 @@ func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error(), "page")
 		return
 	}
+	if asked, _ := strconv.Atoi(q.Get("page-size")); s.opts.MaxHealthyPageSize > 0 && asked > s.opts.MaxHealthyPageSize {
+		s.mu.Lock()
+		s.faults++
+		s.mu.Unlock()
+		simhttp.WriteFault(w, r, simhttp.FaultHTML504) // the gateway gave up on a heavy page
+		return
+	}
 	pred, err := parseRSQL(q.Get("filter"))
 	if err != nil {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_RSQL_FILTER", err.Error(), "filter")
@@ -98,8 +107,12 @@ func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request) {
 		}
 		results = append(results, s.renderInventory(d, sections))
 	}
+	total := int64(len(matched))
+	if s.inventoryTotal != 0 {
+		total = s.inventoryTotal
+	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(matched), "results": results})
+	writeJSON(w, http.StatusOK, map[string]any{"totalCount": total, "results": results})
 }
 
 // fieldsOf returns the RSQL / sort view of a device (names as the schema's filter and sort lists).
@@ -126,7 +139,7 @@ func (s *Server) fieldsOf(d *Device) map[string]string {
 const simTimestamp = "2026-01-05T07:30:00.000Z"
 
 func (s *Server) renderInventory(d *Device, sections map[string]bool) map[string]any {
-	out := map[string]any{"mobileDeviceId": strconv.Itoa(d.ID), "deviceType": "iOS"}
+	out := map[string]any{"mobileDeviceId": strconv.Itoa(d.ID), "deviceType": d.DeviceType}
 	section := func(name, key string, render func() map[string]any) {
 		if !sections[name] {
 			return
@@ -138,11 +151,15 @@ func (s *Server) renderInventory(d *Device, sections map[string]bool) map[string
 		out[key] = render()
 	}
 	section("GENERAL", "general", func() map[string]any {
-		return map[string]any{
+		g := map[string]any{
 			"udid": d.UDID, "displayName": d.Name, "assetTag": d.AssetTag, "siteId": "-1",
 			"lastInventoryUpdateDate": simTimestamp, "managed": d.Managed, "supervised": d.Supervised,
-			"deviceOwnershipType": "Institutional", "managementId": d.ManagementID, "sharedIpad": false,
+			"deviceOwnershipType": "Institutional", "managementId": d.ManagementID,
 		}
+		if d.DeviceType == "iOS" {
+			g["sharedIpad"] = false // MobileDeviceIosGeneral only
+		}
+		return g
 	})
 	section("HARDWARE", "hardware", func() map[string]any {
 		return map[string]any{"serialNumber": d.Serial, "model": d.Model, "batteryHealth": "NORMAL", "capacityMb": 65536}
@@ -156,6 +173,9 @@ func (s *Server) renderInventory(d *Device, sections map[string]bool) map[string
 			"room": d.Room, "building": b, "department": dep,
 		}
 	})
+	if d.DeviceType != "iOS" {
+		return out // tvOS, watchOS, visionOS inventories have no security section (schema: iOS only)
+	}
 	section("SECURITY", "security", func() map[string]any {
 		return map[string]any{
 			"lostModeEnabled": d.LostMode, "lostModeMessage": d.LostMessage, "lostModePhoneNumber": d.LostPhone,

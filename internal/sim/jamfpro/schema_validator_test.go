@@ -4,42 +4,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 )
 
-// schemaRelPath is where the vendor schema lives, relative to an ancestor of this package (the
-// repository's sibling shared/ directory, or a shared/ inside the repository).
-const schemaRelPath = "shared/reference/jamf-pro/api-schema-subset.json"
+// schemaPath is the vendor schema, copied into testdata (see testdata/README.md).
+const schemaPath = "testdata/api-schema-subset.json"
 
-// loadSchema finds and decodes the Jamf Pro schema subset by walking up from the package directory.
+// loadSchema decodes the Jamf Pro schema subset.
 func loadSchema(t *testing.T) *validator {
 	t.Helper()
-	dir, err := os.Getwd()
+	b, err := os.ReadFile(schemaPath)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("read the vendor schema: %v", err)
 	}
-	for {
-		p := filepath.Join(dir, schemaRelPath)
-		if b, err := os.ReadFile(p); err == nil {
-			var doc struct {
-				Components struct {
-					Schemas map[string]any `json:"schemas"`
-				} `json:"components"`
-			}
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("decode %s: %v", p, err)
-			}
-			return &validator{schemas: doc.Components.Schemas}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("cannot find %s in any ancestor of the package directory", schemaRelPath)
-		}
-		dir = parent
+	var doc struct {
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
 	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("decode %s: %v", schemaPath, err)
+	}
+	return &validator{schemas: doc.Components.Schemas}
 }
 
 // validator checks decoded JSON against the JSON-Schema subset the Jamf Pro schema uses: $ref, type,

@@ -1,7 +1,9 @@
 // Package jamfpro is a faithful simulator of the slice of the Jamf Pro API (11.30.1) this project uses,
-// built from shared/reference/jamf-pro/api-schema-subset.json and the reference README:
+// built from Jamf's own OpenAPI schema (Jamf Pro 11.30.1, the subset in testdata/api-schema-subset.json) and
+// the vendor facts gathered from Jamf's documentation:
 //
-//   - auth: POST /api/oauth/token and /api/v1/oauth/token (client credentials, form-encoded), the legacy
+//   - auth: POST /api/v1/oauth/token (client credentials, form-encoded; the schema's path: the older
+//     /api/oauth/token is deprecated and not served, so a client still using it fails here), the legacy
 //     POST /api/v1/auth/token (Basic) with POST /api/v1/auth/keep-alive and /api/v1/auth/invalidate-token;
 //     token lifetime is an option; an expired or unknown token gets 401 INVALID_TOKEN.
 //   - GET /api/v2/mobile-devices/detail: sections, page / page-size (clamped silently to MaxPageSize), sort,
@@ -57,17 +59,26 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 )
 
-// Privileges named by the schema's x-required-privileges for the routes served here.
+// Privileges. The first five are the schema's x-required-privileges for the routes served here. The
+// per-command ones are the names Jamf Pro lists for API roles (Jamf Pro Server Actions); the schema says
+// of POST /v2/mdm/commands that "a separate privilege is required for each device type and MDM command
+// you want to view or send".
 const (
 	PrivReadMobileDevices   = "Read Mobile Devices"
 	PrivUpdateMobileDevices = "Update Mobile Devices"
 	PrivReadBuildings       = "Read Buildings"
 	PrivReadDepartments     = "Read Departments"
 	PrivMDMCommands         = "View MDM command information in Jamf Pro API"
+	// PrivLostModeCommand is needed for ENABLE_LOST_MODE and DISABLE_LOST_MODE.
+	PrivLostModeCommand = "Send Mobile Device Lost Mode Command"
+	// PrivSetDeviceNameCommand is needed for SETTINGS with deviceName, sent directly or by a PATCH that
+	// renames a device.
+	PrivSetDeviceNameCommand = "Send Mobile Device Set Device Name Command"
 )
 
 // AllPrivileges is the default privilege set of the simulated API client.
-var AllPrivileges = []string{PrivReadMobileDevices, PrivUpdateMobileDevices, PrivReadBuildings, PrivReadDepartments, PrivMDMCommands}
+var AllPrivileges = []string{PrivReadMobileDevices, PrivUpdateMobileDevices, PrivReadBuildings, PrivReadDepartments,
+	PrivMDMCommands, PrivLostModeCommand, PrivSetDeviceNameCommand}
 
 // Options configure a simulated Jamf Pro server.
 type Options struct {
@@ -79,8 +90,13 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Now is the server's clock (default time.Now); tests advance it to expire tokens deterministically.
 	Now func() time.Time
-	// MaxPageSize is the page size the inventory silently clamps to (default 2000).
-	MaxPageSize int
+	// MaxPageSize is the page size the inventory silently clamps to (default 2000); MaxCommandPageSize
+	// the same for the MDM command listing (default 2000).
+	MaxPageSize, MaxCommandPageSize int
+	// MaxHealthyPageSize, when set, makes an inventory page asking for more devices than this answer the
+	// gateway's 504 HTML page, as Jamf Cloud's gateways do when a heavy page takes too long (counted in
+	// FaultsServed).
+	MaxHealthyPageSize int
 	// ExceptionHandling makes the server honour exception-handling=LENIENT (Jamf Pro 11.29+).
 	ExceptionHandling bool
 	// Departments are extra department names, beyond those the devices use.
@@ -93,7 +109,11 @@ type Options struct {
 
 // Device is the simulator's state of one mobile device.
 type Device struct {
-	ID           int
+	ID int
+	// DeviceType is the schema's MobileDeviceInventory.deviceType: "iOS" (iPhone, iPad), "tvOS" (Apple TV),
+	// "watchOS", "visionOS". Only iOS devices have a SECURITY section (the schema's MobileDeviceSecurity:
+	// "This section only available for Ios type"); the others are listed without one.
+	DeviceType   string
 	ManagementID string
 	UDID         string
 	Serial       string
@@ -134,6 +154,7 @@ type Command struct {
 type token struct {
 	expires time.Time
 	legacy  bool
+	who     string // the API client id or the account's username
 }
 
 // Server is a simulated Jamf Pro. Serve it with httptest.NewServer(s).
@@ -150,6 +171,16 @@ type Server struct {
 	conflicts   map[int]int // device id -> remaining 409 answers
 	privileges  map[string]bool
 	offline     map[string]bool // management ids of devices that do not answer commands
+	// inventoryTotal and commandsTotal, when not 0, replace the totalCount of the listings (a lying or
+	// broken server); faults counts the faulty answers served here (beyond simhttp's).
+	inventoryTotal, commandsTotal int64
+	faults                        int
+	intercepts                    []intercept
+}
+
+type intercept struct {
+	pattern string
+	h       http.HandlerFunc
 }
 
 type named struct {
@@ -168,6 +199,9 @@ func New(d *district.District, opts Options) *Server {
 	}
 	if opts.MaxPageSize <= 0 {
 		opts.MaxPageSize = 2000
+	}
+	if opts.MaxCommandPageSize <= 0 {
+		opts.MaxCommandPageSize = 2000
 	}
 	if opts.Privileges == nil {
 		opts.Privileges = AllPrivileges
@@ -193,7 +227,7 @@ func New(d *district.District, opts Options) *Server {
 		}
 		for _, dv := range d.Devices {
 			s.devices[dv.ID] = &Device{
-				ID: dv.ID, ManagementID: dv.ManagementID, UDID: dv.UDID, Serial: dv.Serial, Name: dv.Name,
+				ID: dv.ID, DeviceType: deviceTypeOf(dv.Model), ManagementID: dv.ManagementID, UDID: dv.UDID, Serial: dv.Serial, Name: dv.Name,
 				Model: dv.Model, AssetTag: dv.AssetTag, Managed: dv.Managed, Supervised: dv.Supervised,
 				Username: dv.Username, RealName: dv.RealName, Email: dv.Email, Position: dv.Position,
 				Phone: dv.Phone, BuildingID: s.buildingID(dv.Building), DepartmentID: s.departmentID(dv.Department),
@@ -210,8 +244,7 @@ func New(d *district.District, opts Options) *Server {
 }
 
 func (s *Server) routes() {
-	h := s.http
-	h.Handle("POST /api/oauth/token", s.handleOAuthToken)
+	h := routeMux{s}
 	h.Handle("POST /api/v1/oauth/token", s.handleOAuthToken)
 	h.Handle("POST /api/v1/auth/token", s.handleAuthToken)
 	h.Handle("POST /api/v1/auth/keep-alive", s.handleKeepAlive)
@@ -224,6 +257,62 @@ func (s *Server) routes() {
 	h.Handle("POST /api/v2/mdm/commands", s.authed(PrivMDMCommands, s.handlePostCommands))
 	h.Handle("GET /api/v1/buildings", s.authed(PrivReadBuildings, s.handleBuildings))
 	h.Handle("GET /api/v1/departments", s.authed(PrivReadDepartments, s.handleDepartments))
+}
+
+// routeMux registers every route through the intercept hook.
+type routeMux struct{ s *Server }
+
+func (m routeMux) Handle(pattern string, h http.HandlerFunc) {
+	m.s.http.Handle(pattern, m.s.intercepting(pattern, h))
+}
+
+// Intercept makes the next n requests to pattern ("" for any route) answered by h instead of the
+// simulated API, each counted in FaultsServed: how a test serves a redirect, a Retry-After, a slow or
+// oversized body.
+func (s *Server) Intercept(pattern string, n int, h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.intercepts = append(s.intercepts, intercept{pattern, h})
+	}
+}
+
+func (s *Server) intercepting(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		var hook http.HandlerFunc
+		for i, ic := range s.intercepts {
+			if ic.pattern == "" || ic.pattern == pattern {
+				hook = ic.h
+				s.intercepts = append(s.intercepts[:i], s.intercepts[i+1:]...)
+				s.faults++
+				break
+			}
+		}
+		s.mu.Unlock()
+		if hook != nil {
+			hook(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// FaultsServed counts every faulty answer: simhttp's queued and drawn faults, the intercepts, and the
+// simulator's own (gateway timeouts for heavy pages).
+func (s *Server) FaultsServed() int {
+	s.mu.Lock()
+	n := s.faults
+	s.mu.Unlock()
+	return n + s.http.FaultsServed()
+}
+
+// ReportTotals makes the inventory and the MDM command listings answer totalCount inventory and
+// commands (0: the truth), as a broken server or proxy might.
+func (s *Server) ReportTotals(inventory, commands int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inventoryTotal, s.commandsTotal = inventory, commands
 }
 
 // ServeHTTP serves the simulated API.
@@ -318,6 +407,29 @@ func (s *Server) DeviceBySerial(serial string) (Device, bool) {
 	return Device{}, false
 }
 
+// deviceTypeOf derives the schema's deviceType from a model name ("Apple TV 4K (3rd generation)" is tvOS).
+func deviceTypeOf(model string) string {
+	switch {
+	case strings.HasPrefix(model, "Apple TV"):
+		return "tvOS"
+	case strings.HasPrefix(model, "Apple Watch"):
+		return "watchOS"
+	case strings.HasPrefix(model, "Apple Vision"):
+		return "visionOS"
+	}
+	return "iOS"
+}
+
+// SetModel changes device id's model, and with it its device type (an "Apple TV ..." model makes it a
+// tvOS device, listed without a SECURITY section).
+func (s *Server) SetModel(id int, model string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.devices[id]; ok {
+		d.Model, d.DeviceType = model, deviceTypeOf(model)
+	}
+}
+
 // SetUnreadable marks a section (GENERAL, HARDWARE, USER_AND_LOCATION, SECURITY) of device id as
 // unreadable: STRICT inventory pages containing it fail with 500, LENIENT ones show the section as null.
 func (s *Server) SetUnreadable(id int, section string) {
@@ -390,11 +502,11 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Server) issue(legacy bool) (string, time.Time) {
+func (s *Server) issue(legacy bool, who string) (string, time.Time) {
 	t := newToken()
 	exp := s.opts.Now().Add(s.opts.TokenLifetime)
 	s.mu.Lock()
-	s.tokens[t] = token{expires: exp, legacy: legacy}
+	s.tokens[t] = token{expires: exp, legacy: legacy, who: who}
 	s.mu.Unlock()
 	return t, exp
 }
@@ -413,7 +525,7 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
 		return
 	}
-	t, _ := s.issue(false)
+	t, _ := s.issue(false, id)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": t,
 		"token_type":   "Bearer",
@@ -428,39 +540,42 @@ func (s *Server) handleAuthToken(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusUnauthorized, "INVALID_CREDENTIALS", "Unauthorized", "")
 		return
 	}
-	s.writeLegacyToken(w)
+	s.writeLegacyToken(w, u)
 }
 
 // handleKeepAlive issues a new token for a valid one and invalidates the old one, as Jamf Pro does.
 func (s *Server) handleKeepAlive(w http.ResponseWriter, r *http.Request) {
-	if !s.revoke(w, r) {
+	who, ok := s.revoke(w, r)
+	if !ok {
 		return
 	}
-	s.writeLegacyToken(w)
+	s.writeLegacyToken(w, who)
 }
 
-// revoke ends the token r presents; it answers INVALID_TOKEN and returns false when there is none.
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request) bool {
+// revoke ends the token r presents and returns whose it was; it answers INVALID_TOKEN and returns false
+// when there is none.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) (string, bool) {
 	old, ok := s.valid(r)
 	if !ok {
 		writeInvalidToken(w)
-		return false
+		return "", false
 	}
 	s.mu.Lock()
+	who := s.tokens[old].who
 	delete(s.tokens, old)
 	s.mu.Unlock()
-	return true
+	return who, true
 }
 
 // writeLegacyToken issues a bearer token and answers with the legacy flow's {token, expires}.
-func (s *Server) writeLegacyToken(w http.ResponseWriter) {
-	t, exp := s.issue(true)
+func (s *Server) writeLegacyToken(w http.ResponseWriter, who string) {
+	t, exp := s.issue(true, who)
 	writeJSON(w, http.StatusOK, map[string]any{"token": t, "expires": exp.UTC().Format("2006-01-02T15:04:05.000Z")})
 }
 
 // handleInvalidate ends the token presented, as POST /api/v1/auth/invalidate-token does.
 func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
-	if !s.revoke(w, r) {
+	if _, ok := s.revoke(w, r); !ok {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -494,7 +609,7 @@ func (s *Server) authed(priv string, h http.HandlerFunc) http.HandlerFunc {
 		allowed := s.privileges[priv]
 		s.mu.Unlock()
 		if !allowed {
-			writeAPIError(w, http.StatusForbidden, "INVALID_PRIVILEGE", "Forbidden: requires privilege "+priv, "")
+			writeInvalidPrivilege(w, "Forbidden")
 			return
 		}
 		h(w, r)
@@ -529,6 +644,34 @@ func apiErrorBody(code int, errCode, desc, field string) map[string]any {
 
 func writeAPIError(w http.ResponseWriter, code int, errCode, desc, field string) {
 	writeJSON(w, code, apiErrorBody(code, errCode, desc, field))
+}
+
+// writeInvalidPrivilege is Jamf's refusal for a missing privilege: 403 INVALID_PRIVILEGE, described
+// "Forbidden" for an endpoint's privilege and "User <who> not privileged for [<COMMAND>]" for an MDM
+// command's (as Jamf Pro answers, seen by public clients of the API).
+func writeInvalidPrivilege(w http.ResponseWriter, desc string) {
+	writeAPIError(w, http.StatusForbidden, "INVALID_PRIVILEGE", desc, "")
+}
+
+// commandAllowed reports whether the token r presents may send commandType: the per-command privilege.
+func (s *Server) commandAllowed(w http.ResponseWriter, r *http.Request, commandType string) bool {
+	var priv string
+	switch commandType {
+	case "ENABLE_LOST_MODE", "DISABLE_LOST_MODE":
+		priv = PrivLostModeCommand
+	case "SETTINGS":
+		priv = PrivSetDeviceNameCommand
+	default:
+		return true
+	}
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	allowed, who := s.privileges[priv], s.tokens[tok].who
+	s.mu.Unlock()
+	if !allowed {
+		writeInvalidPrivilege(w, fmt.Sprintf("User %s not privileged for [%s]", who, commandType))
+	}
+	return allowed
 }
 
 func writeInvalidToken(w http.ResponseWriter) {

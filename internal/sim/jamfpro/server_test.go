@@ -36,7 +36,7 @@ func TestResponsesMatchTheSchema(t *testing.T) {
 			return h.request(http.MethodPost, "/api/v1/oauth/token", "", f.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		}, 200, "OAuthTokenResponse", false, nil},
 		{"OAuth refusal", func() response {
-			return h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			return h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		}, 401, "OAuthTokenEndpointErrorResponse", false, nil},
 		{"legacy token", func() response { return legacy }, 200, "AuthTokenV1", false, nil},
 		{"inventory page with the four sections", func() response {
@@ -57,7 +57,7 @@ func TestResponsesMatchTheSchema(t *testing.T) {
 		{"MDM command listing", func() response {
 			return h.get("/api/v2/mdm/commands?filter=command%3D%3DENABLE_LOST_MODE", tok)
 		}, 200, "MdmCommandResults", false, nil},
-		// ApiError bodies carry "field": null, as in the real 401 the reference README quotes, although the
+		// ApiError bodies carry "field": null, as in the real 401 Jamf's documentation quotes, although the
 		// schema types it as a non-nullable string.
 		{"401 INVALID_TOKEN", func() response { return h.get("/api/v1/buildings", "nope") }, 401, "ApiError", false, []string{"$.errors[].field"}},
 		{"409 OPTIMISTIC_LOCK_FAILED", func() response {
@@ -223,7 +223,7 @@ func TestAuth(t *testing.T) {
 	t.Run("expires_in reports the configured lifetime", func(t *testing.T) {
 		h := newHarness(t, 1, func(o *Options) { o.TokenLifetime = 90 * time.Second })
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret}}
-		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		r := h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		if r.obj()["expires_in"] != float64(90) {
 			t.Fatalf("expires_in %v", r.obj()["expires_in"])
 		}
@@ -231,15 +231,23 @@ func TestAuth(t *testing.T) {
 	t.Run("a wrong client secret is invalid_client", func(t *testing.T) {
 		h := newHarness(t, 1, nil)
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {"x"}}
-		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		r := h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		if r.status != 401 || r.obj()["error"] != "invalid_client" {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	})
+	t.Run("the deprecated /api/oauth/token is not served: the schema names /api/v1/oauth/token", func(t *testing.T) {
+		h := newHarness(t, 1, nil)
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret}}
+		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		if r.status != http.StatusNotFound {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 	})
 	t.Run("a missing grant type is a 400", func(t *testing.T) {
 		h := newHarness(t, 1, nil)
 		form := url.Values{"client_id": {testClientID}, "client_secret": {testSecret}}
-		r := h.request(http.MethodPost, "/api/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		r := h.request(http.MethodPost, "/api/v1/oauth/token", "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		if r.status != 400 {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
@@ -476,7 +484,7 @@ func TestFaultsAndCountersComeFromSimhttp(t *testing.T) {
 		t.Fatalf("%d", r.status)
 	}
 	calls := h.sim.HTTP().Calls()
-	if calls["GET /api/v1/buildings"] != 2 || calls["POST /api/oauth/token"] != 1 {
+	if calls["GET /api/v1/buildings"] != 2 || calls["POST /api/v1/oauth/token"] != 1 {
 		t.Fatalf("calls %v", calls)
 	}
 }
@@ -493,4 +501,88 @@ func FuzzRSQL(f *testing.F) {
 		}
 		_ = pred(map[string]string{"serialNumber": "A"})
 	})
+}
+
+func TestAnAppleTVIsListedAsTvOSWithoutASecuritySection(t *testing.T) {
+	v := loadSchema(t)
+	h := newHarness(t, 3, nil)
+	h.sim.SetModel(2, "Apple TV 4K (3rd generation)")
+	r := h.get("/api/v2/mobile-devices/detail?"+allSectionsQuery+"&sort=mobileDeviceId:asc", h.oauthToken())
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	// The discriminator picks MobileDeviceTvOsInventory for "tvOS": a security property there is an error.
+	if errs := v.Validate("MobileDeviceInventorySearchResults", r.json); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	res := r.obj()["results"].([]any)
+	tv := res[1].(map[string]any)
+	if tv["deviceType"] != "tvOS" {
+		t.Fatalf("deviceType %v, want tvOS", tv["deviceType"])
+	}
+	if _, has := tv["security"]; has {
+		t.Fatalf("an Apple TV listed with a security section: %v", tv)
+	}
+	if ipad := res[0].(map[string]any); ipad["deviceType"] != "iOS" || ipad["security"] == nil {
+		t.Fatalf("an iPad listed as %v without security", ipad["deviceType"])
+	}
+}
+
+// Each MDM command needs its own privilege besides the endpoint's; a rename through PATCH sends a
+// SETTINGS command and needs that command's. Jamf refuses with 403 INVALID_PRIVILEGE naming the command
+// type, and changes nothing.
+func TestCommandPrivileges(t *testing.T) {
+	v := loadSchema(t)
+	lost := map[string]any{"clientData": []any{map[string]any{"managementId": "mgmt-0001"}},
+		"commandData": map[string]any{"commandType": "ENABLE_LOST_MODE", "lostModeMessage": "Return to the library"}}
+	unlock := map[string]any{"clientData": []any{map[string]any{"managementId": "mgmt-0001"}},
+		"commandData": map[string]any{"commandType": "DISABLE_LOST_MODE"}}
+	rename := map[string]any{"name": "STU-NEW"}
+	cases := []struct {
+		name     string
+		missing  string
+		method   string
+		path     string
+		body     any
+		wantDesc string // "" when allowed
+	}{
+		{"ENABLE_LOST_MODE without the Lost Mode privilege", PrivLostModeCommand, http.MethodPost, "/api/v2/mdm/commands", lost,
+			"User " + testClientID + " not privileged for [ENABLE_LOST_MODE]"},
+		{"DISABLE_LOST_MODE without the Lost Mode privilege", PrivLostModeCommand, http.MethodPost, "/api/v2/mdm/commands", unlock,
+			"User " + testClientID + " not privileged for [DISABLE_LOST_MODE]"},
+		{"a rename without the Set Device Name privilege", PrivSetDeviceNameCommand, http.MethodPatch, "/api/v2/mobile-devices/1", rename,
+			"User " + testClientID + " not privileged for [SETTINGS]"},
+		{"a rename needs no Lost Mode privilege", PrivLostModeCommand, http.MethodPatch, "/api/v2/mobile-devices/1", rename, ""},
+		{"a Lost Mode command needs no rename privilege", PrivSetDeviceNameCommand, http.MethodPost, "/api/v2/mdm/commands", lost, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, 1, nil)
+			var privs []string
+			for _, p := range AllPrivileges {
+				if p != tc.missing {
+					privs = append(privs, p)
+				}
+			}
+			h.sim.SetPrivileges(privs...)
+			before, _ := h.sim.Device(1)
+			r := h.request(tc.method, tc.path, h.oauthToken(), tc.body, nil)
+			if tc.wantDesc == "" {
+				if r.status >= 300 {
+					t.Fatalf("%d %s", r.status, r.raw)
+				}
+				return
+			}
+			if r.status != http.StatusForbidden || r.errCode() != "INVALID_PRIVILEGE" || !strings.Contains(string(r.raw), tc.wantDesc) {
+				t.Fatalf("%d %s, want 403 INVALID_PRIVILEGE %q", r.status, r.raw, tc.wantDesc)
+			}
+			if errs := v.Validate("ApiError", r.json, "$.errors[].field"); len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			after, _ := h.sim.Device(1)
+			if after.Name != before.Name || after.LostMode != before.LostMode || len(h.sim.Commands()) != 0 {
+				t.Fatalf("a refused request changed the device or queued a command")
+			}
+		})
+	}
 }

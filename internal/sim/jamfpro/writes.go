@@ -71,6 +71,10 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Invalid request body: "+err.Error(), "")
 		return
 	}
+	// A rename makes Jamf send a SETTINGS command: the caller needs that command's privilege too.
+	if body.Name != nil && !s.commandAllowed(w, r, "SETTINGS") {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.devices[id]
@@ -221,6 +225,9 @@ func (s *Server) handlePostCommands(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "clientData must name at least one device", "clientData")
 		return
 	}
+	if !s.commandAllowed(w, r, ct) {
+		return
+	}
 	if ct == "ENABLE_LOST_MODE" {
 		msg, _ := data["lostModeMessage"].(string)
 		phone, _ := data["lostModePhone"].(string)
@@ -272,7 +279,7 @@ func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_RSQL_FILTER", err.Error(), "filter")
 		return
 	}
-	page, size, err := pageParams(r, 100, 2000)
+	page, size, err := pageParams(r, 100, s.opts.MaxCommandPageSize)
 	if err != nil {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error(), "page")
 		return
@@ -289,6 +296,10 @@ func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) {
 			matched = append(matched, c)
 		}
 	}
+	total := int64(len(matched))
+	if s.commandsTotal != 0 {
+		total = s.commandsTotal
+	}
 	s.mu.Unlock()
 	results := []any{}
 	for _, c := range pageOf(matched, page, size) {
@@ -303,7 +314,7 @@ func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request) {
 			"commandState": c.State, "commandType": c.Type,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(matched), "results": results})
+	writeJSON(w, http.StatusOK, map[string]any{"totalCount": total, "results": results})
 }
 
 var lookupFilterFields = map[string]bool{"id": true, "name": true}
@@ -325,7 +336,7 @@ func (s *Server) handleDepartments(w http.ResponseWriter, r *http.Request) {
 // asc|desc (default id:asc), filter id==/name== (RSQL subset as the inventory's).
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request, list func() []named, render func(named) map[string]any) {
 	q := r.URL.Query()
-	page, size, err := pageParams(r, 100, 2000)
+	page, size, err := pageParams(r, 100, s.opts.MaxCommandPageSize)
 	if err != nil {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error(), "page")
 		return

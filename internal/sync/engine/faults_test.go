@@ -92,7 +92,7 @@ func TestFaults(t *testing.T) {
 			if served := dsim.Sim().FaultsServed() + jsim.HTTP().FaultsServed(); served < tc.wantFaults {
 				t.Errorf("%d faulty answers served, want at least %d: the test did not exercise its fault", served, tc.wantFaults)
 			}
-			if renewed := dsim.Sim().CallCount(dsim.RouteToken()) > 1 || jsim.HTTP().CallCount("POST /api/oauth/token") > 1; tc.wantRenewal && !renewed {
+			if renewed := dsim.Sim().CallCount(dsim.RouteToken()) > 1 || jsim.HTTP().CallCount("POST /api/v1/oauth/token") > 1; tc.wantRenewal && !renewed {
 				t.Errorf("no token was renewed: the test did not exercise its fault")
 			}
 			if rep.Outcome != tc.wantOutcome {

@@ -24,6 +24,9 @@ type JamfPro struct {
 
 	mu   gosync.Mutex
 	mgmt map[string]string // device key -> management id, from the last inventory
+	// denied holds, for this run, the refusals of a missing write privilege by privilege name: the other
+	// changes needing it fail with the same error without asking Jamf again.
+	denied map[string]error
 }
 
 // Name implements Target.
@@ -67,10 +70,14 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 			Username: m.Username, RealName: m.RealName, Email: m.Email, Position: m.Position,
 			Building: m.Building, Department: m.Department, Room: m.Room, LostMode: &lost, Unreadable: m.Unreadable,
 		}
+		if m.DeviceType != pro.DeviceTypeIOS {
+			// An Apple TV (watch, ...) has no Lost Mode state; the planner skips it UnsupportedDeviceType.
+			out[i].UnsupportedType, out[i].LostMode = m.DeviceType, nil
+		}
 		mgmt[key] = m.ManagementID
 	}
 	t.mu.Lock()
-	t.mgmt = mgmt
+	t.mgmt, t.denied = mgmt, map[string]error{}
 	t.mu.Unlock()
 	return out, nil
 }
@@ -84,11 +91,18 @@ func (t *JamfPro) Apply(ctx context.Context, c plan.Change) error {
 		return fmt.Errorf("device key %q is not a Jamf Pro mobile device id", c.DeviceKey)
 	}
 	if u, ok := deviceUpdate(c.Set); ok {
+		needs := []string{pro.PrivUpdateMobileDevices}
+		if u.Name != nil {
+			needs = append(needs, pro.PrivSetDeviceNameCommand)
+		}
+		if err := t.deniedErr(needs...); err != nil {
+			return err
+		}
 		if _, err := t.Client.UpdateDevice(ctx, id, u); err != nil {
 			if pro.IsRetryable(err) {
 				return &Transient{Err: err}
 			}
-			return err
+			return t.noteDenied(err)
 		}
 	}
 	lm := c.Set.LostMode
@@ -101,10 +115,41 @@ func (t *JamfPro) Apply(ctx context.Context, c plan.Change) error {
 	if mid == "" {
 		return errors.New("no management id for this device in the inventory: Lost Mode cannot be sent")
 	}
+	if err := t.deniedErr(pro.PrivLostModeCommand, pro.PrivViewMDMCommands); err != nil {
+		return err
+	}
 	if lm.Enable {
 		_, err = t.Client.EnableLostMode(ctx, mid, pro.LostMode{Message: lm.Message, Phone: lm.Phone, Footnote: lm.Footnote})
 	} else {
 		_, err = t.Client.DisableLostMode(ctx, mid)
+	}
+	return t.noteDenied(err)
+}
+
+// deniedErr returns the refusal recorded this run for one of privs, if any.
+func (t *JamfPro) deniedErr(privs ...string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range privs {
+		if err := t.denied[p]; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteDenied records a refusal for a missing privilege and returns err.
+func (t *JamfPro) noteDenied(err error) error {
+	var mp *pro.MissingPrivilegesError
+	if errors.As(err, &mp) {
+		t.mu.Lock()
+		if t.denied == nil {
+			t.denied = map[string]error{}
+		}
+		for _, p := range mp.Privileges {
+			t.denied[p] = err
+		}
+		t.mu.Unlock()
 	}
 	return err
 }
@@ -124,7 +169,8 @@ func deviceUpdate(s plan.Set) (pro.DeviceUpdate, bool) {
 	return u, u.Name != nil || u.Location != nil
 }
 
-// TestConnection checks the credentials and the read privileges the managed fields need.
+// TestConnection checks the credentials and the privileges the managed fields need (see
+// pro.Client.TestConnection: reads are tried, write refusals are remembered).
 func (t *JamfPro) TestConnection(ctx context.Context, m plan.Manage) error {
 	return t.Client.TestConnection(ctx, pro.Needs{Name: m.Name, User: m.User, Location: m.Location, LostMode: m.LostMode})
 }

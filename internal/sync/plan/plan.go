@@ -11,6 +11,7 @@
 //	serial on 2+ items or on 2+ devices                 -> skip DuplicateSerial, one skip per item and per device involved; never guess
 //	item site not in spec.schools                       -> skip SiteNotInPolicy (the device, if any, is named and not touched)
 //	no device with the serial                           -> skip NotInJamf
+//	device of a type the sync does not manage (tvOS)    -> skip UnsupportedDeviceType
 //	device unreadable                                   -> skip Unreadable
 //	device not managed                                  -> skip Unmanaged
 //	device not supervised                               -> skip Unsupervised
@@ -243,6 +244,8 @@ func (b *builder) pair(s string, it *Item, dev *Device) {
 		sk.Reason, sk.Message = ReasonSiteNotInPolicy, fmt.Sprintf("the item belongs to site %q, which spec.schools does not list", it.Site)
 	case dev == nil:
 		sk.Reason, sk.Message = ReasonNotInJamf, "no MDM device has this serial"
+	case dev.UnsupportedType != "":
+		sk.Reason, sk.Message = ReasonUnsupportedDeviceType, fmt.Sprintf("the MDM reports a %s device: the sync manages iOS and iPadOS devices only", dev.UnsupportedType)
 	case dev.Unreadable:
 		sk.Reason, sk.Message = ReasonUnreadable, "the MDM could not return this device's data"
 	case !dev.Managed:

@@ -493,6 +493,12 @@ func TestBuild(t *testing.T) {
 			skips:   []wantSkip{{serialA, itemA, devA, ReasonUnreadable}},
 		},
 		{
+			name:    "an Apple TV (a device type the sync does not manage) checked out: skip UnsupportedDeviceType, not Unreadable",
+			items:   []Item{item(itemA, serialA, "checked out", ada())},
+			devices: []Device{device(blankDevice(), func(d *Device) { d.UnsupportedType = "tvOS"; d.LostMode = nil })},
+			skips:   []wantSkip{{serialA, itemA, devA, ReasonUnsupportedDeviceType}},
+		},
+		{
 			name:    "an unreadable device without a serial: skip Unreadable",
 			devices: []Device{{Key: devA, Unreadable: true}},
 			skips:   []wantSkip{{"", "", devA, ReasonUnreadable}},

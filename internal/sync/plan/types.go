@@ -7,23 +7,26 @@ import (
 
 // Skip reasons. Every skip carries exactly one.
 const (
-	ReasonNoSerial            = "NoSerial"
-	ReasonNotInJamf           = "NotInJamf"
-	ReasonUnmanaged           = "Unmanaged"
-	ReasonUnsupervised        = "Unsupervised"
-	ReasonDuplicateSerial     = "DuplicateSerial"
-	ReasonNotInDestiny        = "NotInDestiny"
-	ReasonSiteNotInPolicy     = "SiteNotInPolicy"
-	ReasonUnreadable          = "Unreadable"
-	ReasonNoRuleForStatus     = "NoRuleForStatus"
-	ReasonNoBorrower          = "NoBorrower"
-	ReasonPatronLookupFailed  = "PatronLookupFailed"
-	ReasonNoRuleForPatronType = "NoRuleForPatronType"
-	ReasonNotStudentDevice    = "NotStudentDevice"
-	ReasonTemplateError       = "TemplateError"
-	ReasonUnsupportedByTarget = "UnsupportedByTarget"
-	ReasonNoUsername          = "NoUsername"
-	ReasonNotInRoster         = "NotInRoster"
+	ReasonNoSerial        = "NoSerial"
+	ReasonNotInJamf       = "NotInJamf"
+	ReasonUnmanaged       = "Unmanaged"
+	ReasonUnsupervised    = "Unsupervised"
+	ReasonDuplicateSerial = "DuplicateSerial"
+	ReasonNotInDestiny    = "NotInDestiny"
+	ReasonSiteNotInPolicy = "SiteNotInPolicy"
+	ReasonUnreadable      = "Unreadable"
+	// ReasonUnsupportedDeviceType: the MDM device is of a type the sync does not manage (an Apple TV, a
+	// watch: Jamf Pro reports no SECURITY section, no Lost Mode, for them).
+	ReasonUnsupportedDeviceType = "UnsupportedDeviceType"
+	ReasonNoRuleForStatus       = "NoRuleForStatus"
+	ReasonNoBorrower            = "NoBorrower"
+	ReasonPatronLookupFailed    = "PatronLookupFailed"
+	ReasonNoRuleForPatronType   = "NoRuleForPatronType"
+	ReasonNotStudentDevice      = "NotStudentDevice"
+	ReasonTemplateError         = "TemplateError"
+	ReasonUnsupportedByTarget   = "UnsupportedByTarget"
+	ReasonNoUsername            = "NoUsername"
+	ReasonNotInRoster           = "NotInRoster"
 )
 
 // Change actions. Every change carries exactly one (Change.Action); Counts.ByAction also counts
@@ -208,6 +211,9 @@ type Device struct {
 	LostMode *bool
 	// Unreadable is set when the target could not return this device's data (Jamf Pro's LENIENT null section).
 	Unreadable bool
+	// UnsupportedType, when set, names the device type the target reports for a device the sync does not
+	// manage (Jamf Pro's deviceType "tvOS", "watchOS", "visionOS"): such a device is skipped, never written.
+	UnsupportedType string
 }
 
 // Plan is the outcome of Build.

@@ -1,0 +1,249 @@
+package pro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/k12dev/devicesync-operator/internal/httpx"
+)
+
+// The inventory listing counts rows, not pages. Jamf Pro pages with page / page-size: page p of size s
+// holds rows [p*s, p*s+s) of the sorted list. The listing hands out spans of rows (offset, length) and
+// fetches each as page offset/size with page-size size, which names exactly those rows as long as size
+// divides offset. Sizes only ever shrink, each to a divisor of the previous one (a half, or the greatest
+// common divisor with the offset), so every offset handed out stays a multiple of every later size: a
+// change of size in the middle of a listing neither skips nor repeats a row.
+//
+//   - Page 0 comes first and alone: it gives totalCount, and Jamf's silent clamp of the page size (fewer
+//     rows than asked while more exist); the clamped size is used from then on. Only page 0 can tell a
+//     clamp, since a clamped page p > 0 would hold other rows than asked for.
+//   - Then a fixed pool of MaxConcurrency workers takes spans from a shared cursor: no goroutine per
+//     page, and nothing is ever allocated by a count the server sent.
+//   - A page answered with a 5xx, a gateway page, a timeout, a reset connection or a body over the size
+//     cap is asked again at half the size (down to MinPageSize), for the first half of its span; the rest
+//     goes back to the queue. The smaller size is kept for the rest of the listing.
+//   - Every page is checked against its totalCount: a count that is negative or absurd (over
+//     MaxListCount), or a page holding fewer rows than the count says must follow, fails the read. A later
+//     page reporting a larger count (devices enrolled meanwhile) extends the listing.
+//
+// Devices deleted during the listing shift later rows down: a device at a page boundary can then be
+// missed, and the engine sees it as absent from Jamf for this run (a skip, never a write).
+type lister struct {
+	c      *Client
+	filter string
+	min    int
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	size  int // current page size
+	next  int // first row not yet handed out
+	total int // rows the listing must cover
+	queue []span
+	busy  int
+	err   error
+	pages map[int][]inventoryDevice // rows by offset
+}
+
+type span struct{ off, n int }
+
+func (c *Client) listInventory(ctx context.Context, filter string) ([]inventoryDevice, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l := &lister{c: c, filter: filter, min: c.minPage, size: c.pageSize, pages: map[int][]inventoryDevice{}}
+	l.cond = sync.NewCond(&l.mu)
+
+	first, size, total, err := l.fetch(ctx, span{0, c.pageSize}, true)
+	if err != nil {
+		return nil, err
+	}
+	// The cursor continues after page 0's rows, at page 0's size (smaller when Jamf clamped it or when
+	// page 0 had to shrink).
+	l.pages[0], l.size, l.total, l.next = first, size, total, len(first)
+	l.min = min(l.min, size)
+
+	workers := min(cap(c.sem), max(1, (total-l.next+size-1)/size))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				sp, ok := l.take()
+				if !ok {
+					return
+				}
+				rows, _, total, err := l.fetch(ctx, sp, false)
+				l.done(sp, rows, total, err, cancel)
+			}
+		})
+	}
+	wg.Wait()
+	if l.err != nil {
+		return nil, l.err
+	}
+	offs := make([]int, 0, len(l.pages))
+	for off := range l.pages {
+		offs = append(offs, off)
+	}
+	sort.Ints(offs)
+	var out []inventoryDevice
+	for _, off := range offs {
+		out = append(out, l.pages[off]...)
+	}
+	return out, nil
+}
+
+// take hands out the next span: a queued remainder first, then the cursor's next page. It waits while
+// other workers may still queue work, and reports false when the listing is complete or failed.
+func (l *lister) take() (span, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		switch {
+		case l.err != nil:
+			return span{}, false
+		case len(l.queue) > 0:
+			sp := l.queue[0]
+			l.queue = l.queue[1:]
+			l.busy++
+			return sp, true
+		case l.next < l.total:
+			sp := span{l.next, l.size}
+			l.next += sp.n
+			l.busy++
+			return sp, true
+		case l.busy == 0:
+			return span{}, false
+		}
+		l.cond.Wait()
+	}
+}
+
+// done records a fetched span: its rows, the rest of it when a smaller page covered only its start, and
+// a larger totalCount.
+func (l *lister) done(sp span, rows []inventoryDevice, total int, err error, cancel func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	defer l.cond.Broadcast()
+	l.busy--
+	if err != nil {
+		if l.err == nil {
+			l.err = err
+			cancel()
+		}
+		return
+	}
+	l.total = max(l.total, total)
+	rows = rows[:min(len(rows), sp.n)] // rows past the span belong to another span
+	if len(rows) > 0 {
+		l.pages[sp.off] = rows
+	}
+	if rest := (span{sp.off + len(rows), sp.n - len(rows)}); rest.n > 0 && rest.off < l.total && len(rows) > 0 {
+		l.queue = append(l.queue, rest)
+	}
+}
+
+func (l *lister) curSize() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.size
+}
+
+// shrinkTo lowers the listing's page size (never raises it).
+func (l *lister) shrinkTo(size int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.size = min(l.size, size)
+}
+
+// pageSizeFor is the page size that fetches rows from off: at most want, and a divisor of off.
+func pageSizeFor(off, want int) int {
+	if off == 0 {
+		return want
+	}
+	return gcd(off, want)
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// fetch gets the rows of sp from its start: one page through the retry loop, shrinking the page after a
+// failure that a smaller page may avoid. It returns the rows (a prefix of the span when the page was
+// smaller), the page size used and the page's totalCount. first marks page 0, the only page that may
+// reveal a clamped page size.
+func (l *lister) fetch(ctx context.Context, sp span, first bool) ([]inventoryDevice, int, int, error) {
+	c := l.c
+	size := pageSizeFor(sp.off, l.curSize())
+	var out inventoryPage
+	err := c.retry(ctx, "list inventory", func(ctx context.Context, n int) httpx.Outcome {
+		page := sp.off / size
+		cl := call{op: fmt.Sprintf("list inventory rows %d-%d (page %d of size %d)", sp.off, sp.off+size-1, page, size),
+			method: http.MethodGet, path: inventoryPath, query: inventoryQuery(l.filter, page, size), idempotent: true}
+		out = inventoryPage{}
+		o := c.attempt(ctx, cl, nil, &out)
+		if o.Err != nil && shrinkable(o.Err) {
+			if half := pageSizeFor(sp.off, size/2); half >= l.min && half < size {
+				size = half
+				l.shrinkTo(size)
+				if !o.Retry { // a body over the cap is not retried at the same size, but is at a smaller one
+					o = httpx.Again(o.Err, 0)
+				}
+			}
+		}
+		return o
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	total, err := checkCount("list inventory", inventoryPath, out.TotalCount)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	got := len(out.Results)
+	if got > size {
+		return nil, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("asked for %d rows from row %d, got %d", size, sp.off, got))
+	}
+	want := min(size, max(total-sp.off, 0))
+	if first && got < want && got > 0 {
+		size, want = got, got // Jamf clamped the page size: use its size from now on
+	}
+	if got < want {
+		return nil, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("totalCount is %d, but the page from row %d holds %d rows instead of %d: the listing is incomplete", total, sp.off, got, want))
+	}
+	return out.Results, size, total, nil
+}
+
+// shrinkable reports whether a smaller page may succeed where this one failed: a server error, a gateway
+// page, a timeout, a reset connection or a body over the cap.
+func shrinkable(err error) bool {
+	var a *APIError
+	var h *HTMLError
+	var t *TransportError
+	switch {
+	case errors.As(err, &a):
+		return a.StatusCode >= 500
+	case errors.As(err, &h):
+		return h.StatusCode >= 500
+	case errors.As(err, &t):
+		return t.MaybeSent
+	}
+	return false
+}
+
+// checkCount rejects a totalCount no listing should believe.
+func checkCount(op, path string, n int64) (int, error) {
+	if n < 0 || n > MaxListCount {
+		return 0, pageError(op, path, fmt.Errorf("totalCount %d is not a plausible count (0 to %d)", n, MaxListCount))
+	}
+	return int(n), nil
+}
+
+func pageError(op, path string, err error) error {
+	return &DecodeError{Op: op, Method: http.MethodGet, Path: path, StatusCode: http.StatusOK, Err: err}
+}
