@@ -164,7 +164,7 @@ func (c *Client) fetchToken(ctx context.Context, _ httpx.Token) (httpx.Token, er
 	var t accessToken
 	if err := json.Unmarshal(body, &t); err != nil || t.AccessToken == "" {
 		e := &Error{Op: "authenticate", Kind: KindMalformed, StatusCode: http.StatusOK,
-			Message: "access token answer lacks access_token: " + httpx.Snippet(redactTokens(body), 80)}
+			Message: "access token answer lacks access_token: " + httpx.Unrecognized(http.StatusOK, "", len(body))}
 		if err != nil {
 			e.Err = err
 		}
@@ -194,19 +194,6 @@ func (c *Client) authenticate(ctx context.Context) error {
 		return &Error{Op: "authenticate", Kind: KindCanceled, Err: err}
 	}
 	return nil
-}
-
-// redactTokens keeps an access token out of an error message.
-func redactTokens(body []byte) []byte {
-	var m map[string]any
-	if json.Unmarshal(body, &m) == nil {
-		if _, ok := m["access_token"]; ok {
-			m["access_token"] = "<redacted>"
-			b, _ := json.Marshal(m)
-			return b
-		}
-	}
-	return body
 }
 
 // ---- requests ----
@@ -307,7 +294,7 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, op, subject strin
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if httpx.LooksLikeHTML(resp.Header.Get("Content-Type"), body) {
 			return nil, nil, &Error{Op: op, Subject: subject, Kind: KindMalformed, StatusCode: resp.StatusCode,
-				Message: "HTML page instead of JSON: " + httpx.Snippet(htmlTitle(body), 120)}, 0
+				Message: httpx.Unrecognized(resp.StatusCode, resp.Header.Get("Content-Type"), len(body))}, 0
 		}
 		return body, resp.Header, nil, 0
 	}

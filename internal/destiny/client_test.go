@@ -547,7 +547,7 @@ func TestMalformedAnswersAreClearErrors(t *testing.T) {
 		contains string
 	}{
 		{"truncated JSON", serve("application/json", `{"value":[{"id":5,"guid":"49E7`), "not valid JSON"},
-		{"a login page served with 200", serve("text/html", `<html><head><title>Destiny Login</title></head></html>`), "HTML page instead of JSON: Destiny Login"},
+		{"a login page served with 200", serve("text/html", `<html><head><title>Destiny Login</title></head></html>`), "an HTML page (HTTP 200, text/html, 54 bytes), not the vendor's JSON"}, // described, never quoted
 		{"value of the wrong type", serve("application/json", `{"value":"none"}`), "not valid JSON"},
 		{"an object without value", serve("application/json", `{"items":[]}`), `no "value" list`},
 		{"an item without an id", serve("application/json", `{"value":[{"barcode":"1","status":"available"}]}`), "is not a positive integer"},

@@ -1,6 +1,7 @@
 package destiny
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -144,15 +145,15 @@ type apiErrorBody struct {
 func decodeError(e *Error, resp *http.Response, body []byte) {
 	ct := resp.Header.Get("Content-Type")
 	if httpx.LooksLikeHTML(ct, body) {
-		e.Message = "HTML page instead of JSON: " + httpx.Snippet(htmlTitle(body), 120)
+		e.Message = httpx.Unrecognized(resp.StatusCode, ct, len(body))
 		return
 	}
 	var a apiError
 	if err := json.Unmarshal(body, &a); err != nil {
-		if s := httpx.Snippet(body, 200); s != "" {
-			e.Message = s
-		} else {
+		if len(bytes.TrimSpace(body)) == 0 {
 			e.Message = http.StatusText(resp.StatusCode)
+		} else if e.Message = httpx.PlainWords(body); e.Message == "" {
+			e.Message = httpx.Unrecognized(resp.StatusCode, ct, len(body))
 		}
 		return
 	}
@@ -170,19 +171,6 @@ func decodeError(e *Error, resp *http.Response, body []byte) {
 	}
 	e.Code, e.Message, e.Target, e.LogID = a.Code, a.Message, a.Target, a.LogID
 	if e.Code == "" && e.Message == "" {
-		e.Message = httpx.Snippet(body, 200)
+		e.Message = httpx.Unrecognized(resp.StatusCode, ct, len(body))
 	}
-}
-
-func htmlTitle(body []byte) []byte {
-	s := string(body)
-	lo := strings.Index(strings.ToLower(s), "<title>")
-	if lo < 0 {
-		return body
-	}
-	rest := s[lo+len("<title>"):]
-	if hi := strings.Index(strings.ToLower(rest), "</title>"); hi >= 0 {
-		return []byte(rest[:hi])
-	}
-	return []byte(rest)
 }

@@ -573,7 +573,7 @@ func parseCount(body []byte, subject string) (int, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, &Error{Op: "count items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK,
-			Message: "$count answer is not an integer: " + httpx.Snippet(body, 60)}
+			Message: "$count answer is not an integer: " + httpx.Unrecognized(http.StatusOK, "", len(body))}
 	}
 	if n < 0 || n > MaxItemCount {
 		return 0, &Error{Op: "count items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK,
@@ -631,7 +631,7 @@ func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, e
 	}
 	if coll.Value == nil {
 		return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
-			StatusCode: http.StatusOK, Message: "item page has no \"value\" list: " + httpx.Snippet(body, 80)}
+			StatusCode: http.StatusOK, Message: "item page has no \"value\" list: " + httpx.Unrecognized(http.StatusOK, "application/json", len(body))}
 	}
 	items := make([]Item, 0, len(coll.Value))
 	for i := range coll.Value {

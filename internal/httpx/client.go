@@ -142,3 +142,19 @@ func Unrecognized(status int, contentType string, size int) string {
 	}
 	return fmt.Sprintf("%s (HTTP %d, %s, %d bytes), not the vendor's JSON", kind, status, strings.TrimSpace(ct), size)
 }
+
+// PlainWords returns a short plain-text answer that is only words (a vendor's plain-text error such as
+// "Unauthorized" or "DeviceNotFound"), and "" for anything else: such a phrase carries no data worth
+// hiding, anything longer or richer is described with Unrecognized instead.
+func PlainWords(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if s == "" || len(s) > 48 {
+		return ""
+	}
+	for _, r := range s {
+		if !(r == ' ' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return ""
+		}
+	}
+	return s
+}

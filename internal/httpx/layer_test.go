@@ -388,6 +388,24 @@ func TestUnrecognizedNeverQuotesTheAnswer(t *testing.T) {
 	}
 }
 
+func TestPlainWordsQuotesOnlyAVendorsStatusPhrase(t *testing.T) {
+	cases := []struct{ body, want string }{
+		{"Unauthorized", "Unauthorized"},
+		{"  Not Found\n", "Not Found"},
+		{"DeviceNotFound", "DeviceNotFound"},
+		{`{"secret":"db-password-1"}`, ""},
+		{"token=abc123", ""},
+		{"root:x:0:0:root:/root:/bin/bash", ""},
+		{strings.Repeat("word ", 20), ""},
+		{"", ""},
+	}
+	for _, tc := range cases {
+		if got := PlainWords([]byte(tc.body)); got != tc.want {
+			t.Errorf("PlainWords(%q) = %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
 func TestCertPoolNeedsACertificate(t *testing.T) {
 	if _, err := CertPool([]byte("not a certificate")); err == nil {
 		t.Fatal("CertPool accepted a bundle with no certificate")

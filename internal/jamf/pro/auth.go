@@ -130,7 +130,9 @@ func authError(path string, status int, body []byte) error {
 	case json.Unmarshal(body, &api) == nil && len(api.Errors) > 0:
 		e.Code, e.Description = api.Errors[0].Code, api.Errors[0].Description
 	default:
-		e.Description = httpx.Snippet(body, 160)
+		if e.Description = httpx.PlainWords(body); e.Description == "" && len(body) > 0 {
+			e.Description = httpx.Unrecognized(status, "", len(body))
+		}
 	}
 	return e
 }

@@ -391,7 +391,7 @@ func (c *Client) classify(cl call, status int, hdr http.Header, body []byte, err
 	}
 	ct := hdr.Get("Content-Type")
 	if httpx.LooksLikeHTML(ct, body) {
-		return &HTMLError{Op: cl.op, Method: cl.method, Path: cl.path, StatusCode: status, Snippet: httpx.Snippet(body, 160),
+		return &HTMLError{Op: cl.op, Method: cl.method, Path: cl.path, StatusCode: status, Snippet: httpx.Unrecognized(status, ct, len(body)),
 			Retryable: cl.idempotent && (status >= 500 || status == http.StatusTooManyRequests)}
 	}
 	if status >= 200 && status < 300 {
@@ -399,7 +399,7 @@ func (c *Client) classify(cl call, status int, hdr http.Header, body []byte, err
 			return nil
 		}
 		if derr := json.Unmarshal(body, out); derr != nil {
-			snippet := httpx.Snippet(body, 120)
+			snippet := httpx.Unrecognized(status, ct, len(body))
 			if cl.secretBody {
 				snippet = "[withheld: the body may hold a token]"
 				derr = errors.New("malformed JSON") // json's messages can quote the input
@@ -425,7 +425,9 @@ func (c *Client) classify(cl call, status int, hdr http.Header, body []byte, err
 			ae.ID = *first.ID
 		}
 	} else {
-		ae.Description = httpx.Snippet(body, 160)
+		if ae.Description = httpx.PlainWords(body); ae.Description == "" && len(bytes.TrimSpace(body)) > 0 {
+			ae.Description = httpx.Unrecognized(status, ct, len(body))
+		}
 	}
 	switch {
 	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:

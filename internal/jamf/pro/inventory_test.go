@@ -205,9 +205,9 @@ func TestInventoryGivesUpWithATypedError(t *testing.T) {
 		fault simhttp.Fault
 		check func(t *testing.T, err error)
 	}{
-		{"HTML pages every time: *HTMLError with a snippet", simhttp.FaultHTML502, func(t *testing.T, err error) {
+		{"HTML pages every time: *HTMLError describing the page without quoting it", simhttp.FaultHTML502, func(t *testing.T, err error) {
 			var he *HTMLError
-			if !errors.As(err, &he) || he.StatusCode != 502 || !strings.Contains(he.Snippet, "502 Bad Gateway") || !he.Retryable {
+			if !errors.As(err, &he) || he.StatusCode != 502 || !strings.Contains(he.Snippet, "an HTML page (HTTP 502") || strings.Contains(he.Snippet, "Bad Gateway") || !he.Retryable {
 				t.Fatalf("%#v", err)
 			}
 		}},

@@ -230,22 +230,22 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 	}
 	ctype := resp.Header.Get("Content-Type")
 	if httpx.LooksLikeHTML(ctype, raw) {
-		return classify(&HTMLError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 120)})
+		return classify(&HTMLError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Unrecognized(resp.StatusCode, ctype, len(raw))})
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return classify(parseError(req, resp.StatusCode, raw))
+		return classify(parseError(req, resp.StatusCode, ctype, raw))
 	}
 	// A 2xx answer: decode. A truncated body on an idempotent request is worth one more try.
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return c.transient(req, &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 80), Err: err}, 0)
+		return c.transient(req, &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Unrecognized(resp.StatusCode, ctype, len(raw)), Err: err}, 0)
 	}
 	if env.Code >= 400 {
 		return httpx.Fail(&APIError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Code: int(env.Code), Message: string(env.Message), Shape: ShapeFlat})
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return httpx.Fail(&DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Snippet(raw, 80), Err: err})
+			return httpx.Fail(&DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Unrecognized(resp.StatusCode, ctype, len(raw)), Err: err})
 		}
 	}
 	return httpx.Done()
@@ -261,7 +261,7 @@ func (c *Client) transient(req request, err error, retryAfter time.Duration) htt
 }
 
 // parseError turns a non-2xx, non-HTML body into an *APIError of the shape it came in.
-func parseError(req request, status int, raw []byte) error {
+func parseError(req request, status int, ctype string, raw []byte) error {
 	e := &APIError{Op: req.op, Method: req.method, Path: req.path, Status: status}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) > 0 && trimmed[0] == '{' {
@@ -281,9 +281,12 @@ func parseError(req request, status int, raw []byte) error {
 		}
 	}
 	e.Shape = ShapePlainText
-	e.Message = httpx.Snippet(raw, 200)
-	if e.Message == "" {
+	switch e.Message = httpx.PlainWords(raw); {
+	case e.Message != "":
+	case len(trimmed) == 0:
 		e.Message = http.StatusText(status)
+	default:
+		e.Message = httpx.Unrecognized(status, ctype, len(raw))
 	}
 	return e
 }

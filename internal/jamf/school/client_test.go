@@ -219,7 +219,7 @@ func TestErrorAnswersAreTyped(t *testing.T) {
 			if !errors.As(err, &he) || he.Status != 404 {
 				t.Errorf("got %#v", err)
 			}
-		}, []string{"HTML page", "Not Found"}},
+		}, []string{"an HTML page (HTTP 404, text/html, 44 bytes), not the vendor's JSON"}},
 		{"HTML page with status 200", 200, "text/html", "<!DOCTYPE html><html>login</html>", func(t *testing.T, err error) {
 			var he *HTMLError
 			if !errors.As(err, &he) || he.Status != 200 {
