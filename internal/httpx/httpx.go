@@ -3,7 +3,6 @@ package httpx
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,31 +19,6 @@ import (
 // four sections is a few MiB).
 const MaxBodyBytes = 32 << 20
 
-// NewHTTPClient returns a client with TLS verification on (the default; set
-// InsecureSkipVerify only for a test server), connection reuse sized for maxConns concurrent
-// requests to one host, and an overall per-request timeout.
-func NewHTTPClient(timeout time.Duration, maxConns int, tlsConfig *tls.Config) *http.Client {
-	if maxConns <= 0 {
-		maxConns = 10
-	}
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          maxConns * 2,
-		MaxIdleConnsPerHost:   maxConns,
-		MaxConnsPerHost:       maxConns,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{Transport: tr, Timeout: timeout}
-}
 
 // ParseBaseURL checks that raw is an absolute http(s) URL without query, fragment or user info (so no
 // credential hides in it) and returns it without trailing slashes. example is shown in the error.

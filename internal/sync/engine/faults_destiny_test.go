@@ -5,12 +5,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/k12dev/devicesync-operator/internal/destiny"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
-	"github.com/k12dev/devicesync-operator/internal/roster"
 	destinysim "github.com/k12dev/devicesync-operator/internal/sim/destiny"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
@@ -42,20 +40,7 @@ func destinyOverHTTPX(tb testing.TB, d *district.District, tls bool, cfg func(*d
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ros, err := roster.Read(fstest.MapFS{"patrons.csv": {Data: d.SISPatronCSV()}}, roster.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var sites []string
-	for _, s := range d.Schools {
-		sites = append(sites, s.ShortName)
-	}
-	return sim, &engine.DestinySource{
-		Client:  cl,
-		Query:   destiny.ItemQuery{ResourceTypes: []string{district.ResourceTypeIPad, district.ResourceTypeStaffIPad}, SiteShortNames: sites},
-		Patrons: destiny.NewPatronCache(24 * time.Hour),
-		Roster:  ros,
-	}
+	return sim, destinySourceOf(tb, d, cl)
 }
 
 // TestDestinyFaults runs whole syncs against a Destiny that misbehaves at the HTTP layer. A fault the

@@ -52,6 +52,13 @@ func destinySideN(tb testing.TB, d *district.District, concurrency int) (*destin
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return sim, destinySourceOf(tb, d, cl)
+}
+
+// destinySourceOf is the district's Destiny source over cl: its iPad resource types, every school, a
+// fresh patron cache and the district's SIS roster.
+func destinySourceOf(tb testing.TB, d *district.District, cl *destiny.Client) *engine.DestinySource {
+	tb.Helper()
 	ros, err := roster.Read(fstest.MapFS{"patrons.csv": {Data: d.SISPatronCSV()}}, roster.Options{})
 	if err != nil {
 		tb.Fatal(err)
@@ -60,7 +67,7 @@ func destinySideN(tb testing.TB, d *district.District, concurrency int) (*destin
 	for _, s := range d.Schools {
 		sites = append(sites, s.ShortName)
 	}
-	return sim, &engine.DestinySource{
+	return &engine.DestinySource{
 		Client:  cl,
 		Query:   destiny.ItemQuery{ResourceTypes: []string{district.ResourceTypeIPad, district.ResourceTypeStaffIPad}, SiteShortNames: sites},
 		Patrons: destiny.NewPatronCache(24 * time.Hour),
