@@ -19,7 +19,6 @@ import (
 // four sections is a few MiB).
 const MaxBodyBytes = 32 << 20
 
-
 // ParseBaseURL checks that raw is an absolute http(s) URL without query, fragment or user info (so no
 // credential hides in it) and returns it without trailing slashes. example is shown in the error.
 func ParseBaseURL(raw, example string) (*url.URL, error) {
