@@ -21,11 +21,13 @@ type compiled struct {
 	Policy plan.Policy
 	Safety plan.Safety
 	Query  destiny.ItemQuery
+	// Kind is the policy's kind of target.
+	Kind *TargetKind
 }
 
 // compilePolicy checks what CEL cannot (the templates parse, within Jamf's length limits) and builds the
 // engine's view of the spec. The error lists every problem, each naming its field.
-func compilePolicy(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
+func compilePolicy(spec *dsv1.DeviceSyncPolicySpec, kind *TargetKind) (*compiled, error) {
 	var errs []error
 	tmpl := func(path, text string) *naming.Template {
 		if strings.TrimSpace(text) == "" {
@@ -101,18 +103,26 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
 		}
 		sites = append(sites, s.Site)
 	}
-	if js := spec.Target.JamfSchool; js != nil && js.CreateMissingUsers {
-		p.CreateMissingUsers = true
-		p.NewUserPassword = tmpl("target.jamfSchool.newUserPassword", js.NewUserPassword)
+	// The target's capabilities decide which rules apply: a rule for a field the target cannot write (Jamf
+	// School devices have no position, room or department) is dropped, and the Ready condition says so,
+	// rather than reported as a difference on every device of every run.
+	caps := kind.Capabilities
+	p.Target = caps
+	if !caps.Position {
+		p.Location.Position = nil
 	}
-	if spec.Target.JamfSchool != nil {
-		// Jamf School devices have no position, room or department: those rules do not apply (the Ready
-		// condition says so), rather than being reported as a difference on every device of every run.
-		p.Location = plan.LocationRules{}
+	if !caps.Room {
+		p.Location.Room = nil
+	}
+	if !caps.Department {
+		p.Location.Department = nil
 		for site, sc := range p.Schools {
 			sc.Department = nil
 			p.Schools[site] = sc
 		}
+	}
+	if kind.Compile != nil {
+		kind.Compile(spec, &p, tmpl)
 	}
 	c := &compiled{
 		Policy: p,
@@ -123,6 +133,7 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
 			MaxRosterShrink: budget("maxRosterShrink", spec.Safety.MaxRosterShrink),
 		},
 		Query: destiny.ItemQuery{ResourceTypes: src.ResourceTypes, SiteShortNames: sites, SerialField: src.SerialNumberField},
+		Kind:  kind,
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ func TestCompilePolicy(t *testing.T) {
 	base := func() *dsv1.DeviceSyncPolicySpec {
 		return &dsv1.DeviceSyncPolicySpec{
 			Source:  dsv1.Source{Destiny: dsv1.DestinySource{ResourceTypes: []string{"iPad"}}},
+			Target:  dsv1.Target{JamfPro: &dsv1.JamfProTarget{URL: "https://lincoln.jamfcloud.com"}},
 			Schools: []dsv1.SchoolMapping{{Site: "LHS", Building: "Lincoln High School"}},
 			Naming:  dsv1.Naming{Student: "{{.LastName}} - {{.Serial}}", Standard: "STU-{{.Serial}}"},
 		}
@@ -103,7 +104,7 @@ func TestCompilePolicy(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(spec)
 			}
-			c, err := compilePolicy(spec)
+			c, err := compileSpec(spec)
 			if len(tc.wantErr) > 0 {
 				if err == nil {
 					t.Fatal("compiled; want an error")
@@ -121,4 +122,13 @@ func TestCompilePolicy(t *testing.T) {
 			tc.check(t, c)
 		})
 	}
+}
+
+// compileSpec compiles spec for the target kind it selects among the default kinds.
+func compileSpec(spec *dsv1.DeviceSyncPolicySpec) (*compiled, error) {
+	kind, _, err := targetKind(nil, &spec.Target)
+	if err != nil {
+		return nil, err
+	}
+	return compilePolicy(spec, kind)
 }

@@ -20,8 +20,6 @@ import (
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/destiny"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
-	"github.com/k12dev/devicesync-operator/internal/jamf/pro"
-	"github.com/k12dev/devicesync-operator/internal/jamf/school"
 	"github.com/k12dev/devicesync-operator/internal/roster"
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
 )
@@ -70,6 +68,8 @@ type Connector struct {
 	Limits *httpx.HostLimits
 	// Guard is the manager's --allowed-hosts and the https-only rule.
 	Guard httpx.Guard
+	// Kinds are the MDMs policies may target (nil: DefaultTargetKinds).
+	Kinds []TargetKind
 	// RequireCredentialsLabel makes the manager read only Secrets labelled
 	// devicesync.k12.dev/credentials=true (--require-credentials-label).
 	RequireCredentialsLabel bool
@@ -88,9 +88,8 @@ type Connection struct {
 	Source  *engine.DestinySource
 	Target  engine.Target
 	Destiny *destiny.Client
-	// JamfPro or JamfSchool is set, as the policy's target says.
-	JamfPro    *pro.Client
-	JamfSchool *school.Client
+	// Kind is the kind of MDM the target is.
+	Kind *TargetKind
 }
 
 // Connect reads the Secrets (and the roster) a policy names and builds its clients. A *ConfigError says
@@ -122,50 +121,20 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 	if err != nil {
 		return nil, err
 	}
-	conn := &Connection{Destiny: dc, Source: &engine.DestinySource{Client: dc, Query: q, Patrons: c.patronCache(p), Roster: ros}}
-
-	switch t := p.Spec.Target; {
-	case t.JamfPro != nil:
-		path := "target.jamfPro.credentialsSecretRef"
-		s, err := c.secretAny(ctx, p.Namespace, path, t.JamfPro.CredentialsSecretRef.Name, [][2]string{{keyClientID, keyClientSecret}, {keyUsername, keyPassword}})
-		if err != nil {
-			return nil, err
-		}
-		var auth pro.Auth = pro.OAuth{ClientID: s[keyClientID], ClientSecret: s[keyClientSecret]}
-		if s[keyClientID] == "" {
-			auth = pro.Basic{Username: s[keyUsername], Password: s[keyPassword]}
-		}
-		conc := int(t.JamfPro.MaxConcurrency)
-		if conc <= 0 {
-			conc = 5
-		}
-		hc, err := c.httpClient(ctx, p.Namespace, "target.jamfPro", t.JamfPro.URL, t.JamfPro.Insecure, t.JamfPro.CABundle, conc)
-		if err != nil {
-			return nil, err
-		}
-		jc, err := pro.New(pro.Config{BaseURL: t.JamfPro.URL, Auth: auth, MaxConcurrency: conc, HTTPClient: hc})
-		if err != nil {
-			return nil, &ConfigError{Reason: ReasonInvalidURL, Message: "spec.target.jamfPro.url: " + err.Error()}
-		}
-		conn.JamfPro, conn.Target = jc, &engine.JamfPro{Client: jc, MaxConcurrency: conc, PendingLostMode: managesLostMode(&p.Spec)}
-	case t.JamfSchool != nil:
-		s, err := c.secret(ctx, p.Namespace, "target.jamfSchool.credentialsSecretRef", t.JamfSchool.CredentialsSecretRef.Name, keyNetworkID, keyAPIKey)
-		if err != nil {
-			return nil, err
-		}
-		hc, err := c.httpClient(ctx, p.Namespace, "target.jamfSchool", t.JamfSchool.URL, t.JamfSchool.Insecure, t.JamfSchool.CABundle, school.DefaultMaxConcurrency)
-		if err != nil {
-			return nil, err
-		}
-		sc, err := school.New(school.Config{BaseURL: t.JamfSchool.URL, NetworkID: s[keyNetworkID], APIKey: s[keyAPIKey],
-			CreateMissingUsers: t.JamfSchool.CreateMissingUsers, HTTPClient: hc})
-		if err != nil {
-			return nil, &ConfigError{Reason: ReasonInvalidURL, Message: "spec.target.jamfSchool.url: " + err.Error()}
-		}
-		conn.JamfSchool, conn.Target = sc, &engine.JamfSchool{Client: sc}
-	default:
-		return nil, &ConfigError{Reason: "NoTarget", Message: "spec.target names neither jamfPro nor jamfSchool"}
+	kind, e, err := targetKind(c.Kinds, &p.Spec.Target)
+	if err != nil {
+		return nil, err
 	}
+	thc, err := c.httpClient(ctx, p.Namespace, kind.Field, e.URL, e.Insecure, e.CABundle, e.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	tgt, err := kind.Connect(ctx, c, p, thc)
+	if err != nil {
+		return nil, err
+	}
+	conn := &Connection{Destiny: dc, Source: &engine.DestinySource{Client: dc, Query: q, Patrons: c.patronCache(p), Roster: ros},
+		Target: tgt, Kind: kind}
 	return conn, nil
 }
 

@@ -200,7 +200,14 @@ func (r *SyncRunReconciler) loadPolicy(ctx context.Context, s *runScope) error {
 	if s.mode == "" {
 		s.mode = dsv1.ModeEnforce
 	}
-	c, err := compilePolicy(&p.Spec)
+	kind, _, err := targetKind(r.Connector.Kinds, &p.Spec.Target)
+	if err != nil {
+		var ce *ConfigError
+		errors.As(err, &ce)
+		s.failReason, s.failMessage = ce.Reason, ce.Message
+		return nil
+	}
+	c, err := compilePolicy(&p.Spec, kind)
 	if err != nil {
 		s.failReason, s.failMessage = ReasonInvalidTemplate, err.Error()
 		return nil
@@ -228,7 +235,7 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	run.Status.Blocked, run.Status.Changes, run.Status.ChangesOmitted, run.Status.Errors = nil, nil, 0, nil
 	run.Status.Summary, run.Status.CompletionTime = dsv1.RunSummary{}, nil
 	run.Status.Schools, run.Status.FixList = nil, nil
-	msg := fmt.Sprintf("reading Destiny and %s", targetName(s.policy))
+	msg := fmt.Sprintf("reading Destiny and %s", s.compiled.Kind.Name)
 	switch {
 	case s.takenOver:
 		msg = "taken over after the manager running it stopped: re-reading both systems and re-planning; " + msg
@@ -387,11 +394,4 @@ func logChanges(ctx context.Context, s *runScope) {
 		logger.V(1).Info("device skipped", "serial", sk.Serial, "rawSerial", sk.RawSerial, "item", sk.ItemID, "device", sk.DeviceKey,
 			"reason", sk.Reason, "message", sk.Message)
 	}
-}
-
-func targetName(p *dsv1.DeviceSyncPolicy) string {
-	if p.Spec.Target.JamfSchool != nil {
-		return "Jamf School"
-	}
-	return "Jamf Pro"
 }

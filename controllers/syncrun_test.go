@@ -52,6 +52,8 @@ type runEnv struct {
 	leaseDuration time.Duration
 	// maxRunTimeout caps the policies' runTimeout in this env's managers (zero: no cap).
 	maxRunTimeout time.Duration
+	// kinds are the MDM kinds this env's managers know (nil: the default ones).
+	kinds []controllers.TargetKind
 }
 
 func newRunEnv(t *testing.T, devices int) *runEnv {
@@ -141,7 +143,7 @@ func (e *runEnv) startRunManager(t *testing.T) (stop func()) {
 		t.Fatal(err)
 	}
 	r := &controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: recorded,
-		Connector: &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits}, RunLeaseDuration: e.leaseDuration, MaxRunTimeout: e.maxRunTimeout, ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
+		Connector: &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits, Kinds: e.kinds}, RunLeaseDuration: e.leaseDuration, MaxRunTimeout: e.maxRunTimeout, ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

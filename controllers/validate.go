@@ -14,8 +14,8 @@ import (
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/clock"
 	"github.com/k12dev/devicesync-operator/internal/destiny"
-	"github.com/k12dev/devicesync-operator/internal/jamf/pro"
-	"github.com/k12dev/devicesync-operator/internal/jamf/school"
+	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
 
 // Defaults of the readiness checks.
@@ -63,13 +63,17 @@ type connTest struct {
 
 // Validate implements PolicyValidator.
 func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPolicy) []Check {
-	c, err := compilePolicy(&p.Spec)
+	kind, e, err := targetKind(v.Connector.Kinds, &p.Spec.Target)
+	if err != nil {
+		return []Check{{Name: "Target", Reason: "NoTarget", Message: err.Error()}}
+	}
+	c, err := compilePolicy(&p.Spec, kind)
 	if err != nil {
 		return []Check{{Name: "Templates", Reason: ReasonInvalidTemplate, Message: err.Error()}}
 	}
 	checks := []Check{{Name: "Templates", OK: true}}
-	checks = append(checks, unsupportedFields(p)...)
-	checks = append(checks, insecureConnections(p)...)
+	checks = append(checks, unsupportedFields(kind, c.Policy.Manage)...)
+	checks = append(checks, insecureConnections(p, kind, e)...)
 	conn, err := v.Connector.Connect(ctx, p, c.Query)
 	if err != nil {
 		var ce *ConfigError
@@ -150,59 +154,33 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 		checks = append(checks, Check{Name: "Destiny", OK: true}, resourceTypeCheck(ctx, p, conn.Destiny))
 	}
 
-	var known map[string]bool
-	var what, field string
-	switch {
-	case conn.JamfPro != nil:
-		what, field = "Jamf Pro building", "building"
-		m := c.Policy.Manage
-		err := conn.JamfPro.TestConnection(ctx, pro.Needs{Name: m.Name, User: m.User, Location: m.Location, LostMode: managesLostMode(&p.Spec)})
-		if err == nil {
-			var names map[string]string
-			if names, err = conn.JamfPro.Buildings(ctx); err == nil {
-				known = map[string]bool{}
-				for _, n := range names {
-					known[strings.ToLower(n)] = true
-				}
-			}
+	kind, tgt := conn.Kind, conn.Target
+	m := c.Policy.Manage
+	m.LostMode = managesLostMode(&p.Spec) // the Lost Mode privileges matter only when Lost Mode is sent
+	err := tgt.Check(ctx, m)
+	var places []string
+	if err == nil {
+		places, err = tgt.Places(ctx)
+	}
+	if err != nil {
+		reason, transient := ReasonTargetUnreachable, true
+		var ce *engine.CheckError
+		if errors.As(err, &ce) && ce.Refused {
+			reason, transient = ReasonTargetAuthFailed, ce.Retest
 		}
-		if err != nil {
-			var ae *pro.AuthError
-			var me *pro.MissingPrivilegesError
-			reason, transient := ReasonTargetUnreachable, true
-			if errors.As(err, &ae) || errors.As(err, &me) {
-				// A write privilege learned from Jamf's refusal lapses (pro.RefusalMemory): keep re-testing.
-				reason, transient = ReasonTargetAuthFailed, me != nil && me.OnlyRefusedWrites()
-			}
-			return append(checks, Check{Name: "Jamf Pro", Reason: reason, Transient: transient, Message: "target.jamfPro: " + err.Error()})
-		}
-	case conn.JamfSchool != nil:
-		what, field = "Jamf School location", "location"
-		err := conn.JamfSchool.TestConnection(ctx)
-		var locs []school.Location
-		if err == nil {
-			locs, err = conn.JamfSchool.Locations(ctx)
-		}
-		if err != nil {
-			reason, transient := ReasonTargetUnreachable, true
-			if errors.Is(err, school.ErrUnauthorized) {
-				reason, transient = ReasonTargetAuthFailed, false
-			}
-			return append(checks, Check{Name: "Jamf School", Reason: reason, Transient: transient, Message: "target.jamfSchool: " + err.Error()})
-		}
-		known = map[string]bool{}
-		for _, l := range locs {
-			known[strings.ToLower(l.Name)] = true
-		}
+		return append(checks, Check{Name: kind.Name, Reason: reason, Transient: transient, Message: kind.Field + ": " + err.Error()})
+	}
+	known := make(map[string]bool, len(places))
+	for _, n := range places {
+		known[strings.ToLower(n)] = true
 	}
 	checks = append(checks, Check{Name: "Target", OK: true})
 
 	var unknown []string
+	var field string
 	for i, s := range p.Spec.Schools {
-		name := s.Building
-		if field == "location" {
-			name = s.Location
-		}
+		var name string
+		field, name = kind.Place(s)
 		if name != "" && !known[strings.ToLower(name)] {
 			unknown = append(unknown, fmt.Sprintf("spec.schools[%d].%s %q (site %s)", i, field, name, s.Site))
 		}
@@ -217,7 +195,7 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 			names = append(names[:10], "...")
 		}
 		return append(checks, Check{Name: "Schools", Reason: ReasonUnknownBuilding,
-			Message: fmt.Sprintf("%s: no such %s (known, lower case: %s)", strings.Join(unknown, ", "), what, strings.Join(names, ", "))})
+			Message: fmt.Sprintf("%s: no such %s %s (known, lower case: %s)", strings.Join(unknown, ", "), kind.Name, field, strings.Join(names, ", "))})
 	}
 	return append(checks, Check{Name: "Schools", OK: true})
 }
@@ -226,16 +204,13 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 const ReasonInsecureConnection = "InsecureConnection"
 
 // insecureConnections warns (a passing check with a message) for every system whose insecure flag is set.
-func insecureConnections(p *dsv1.DeviceSyncPolicy) []Check {
+func insecureConnections(p *dsv1.DeviceSyncPolicy, kind *TargetKind, e Endpoint) []Check {
 	var fields []string
 	if p.Spec.Source.Destiny.Insecure {
 		fields = append(fields, "spec.source.destiny.insecure")
 	}
-	if t := p.Spec.Target.JamfPro; t != nil && t.Insecure {
-		fields = append(fields, "spec.target.jamfPro.insecure")
-	}
-	if t := p.Spec.Target.JamfSchool; t != nil && t.Insecure {
-		fields = append(fields, "spec.target.jamfSchool.insecure")
+	if e.Insecure {
+		fields = append(fields, "spec."+kind.Field+".insecure")
 	}
 	if len(fields) == 0 {
 		return nil
@@ -244,21 +219,10 @@ func insecureConnections(p *dsv1.DeviceSyncPolicy) []Check {
 		Message: "warning: " + strings.Join(fields, " and ") + " allow plain http://: credentials and student data cross the network in clear; use https:// (with caBundle for a private CA) outside a lab"}}
 }
 
-// unsupportedFields warns (a passing check with a message) when a Jamf School policy manages fields
-// Jamf School's API cannot write.
-func unsupportedFields(p *dsv1.DeviceSyncPolicy) []Check {
-	if p.Spec.Target.JamfSchool == nil {
-		return nil
-	}
-	var msgs []string
-	for _, f := range managedFields(&p.Spec) {
-		if !school.Supports(school.Field(f)) {
-			msgs = append(msgs, fmt.Sprintf("%s (%s)", f, school.UnsupportedReason(school.Field(f))))
-		}
-		if f == dsv1.FieldLocation {
-			msgs = append(msgs, "position, room and department (Jamf School devices have none: those rules are not used)")
-		}
-	}
+// unsupportedFields warns (a passing check with a message) when a policy manages fields its target's
+// API cannot write.
+func unsupportedFields(kind *TargetKind, m plan.Manage) []Check {
+	msgs := unsupportedReasons(kind, m)
 	if len(msgs) == 0 {
 		return nil
 	}

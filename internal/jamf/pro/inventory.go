@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 const inventoryPath = "/api/v2/mobile-devices/detail"
@@ -141,30 +140,6 @@ func (d inventoryDevice) toDevice() (MobileDevice, error) {
 // per-device GET. See lister for how pages are sized, shrunk and checked.
 func (c *Client) Inventory(ctx context.Context) ([]MobileDevice, error) {
 	return c.inventory(ctx, "")
-}
-
-// InventoryBySerial lists the devices whose hardware serial number is one of serials (RSQL
-// serialNumber=in=(...)), in chunks of 100 serials per listing. Serials are matched exactly as given.
-func (c *Client) InventoryBySerial(ctx context.Context, serials ...string) ([]MobileDevice, error) {
-	var all []MobileDevice
-	for len(serials) > 0 {
-		n := min(len(serials), 100)
-		quoted := make([]string, n)
-		for i, s := range serials[:n] {
-			if strings.ContainsAny(s, `"\`) {
-				return nil, fmt.Errorf("jamf pro: serial %q cannot be put in a filter", s)
-			}
-			quoted[i] = `"` + s + `"`
-		}
-		devs, err := c.inventory(ctx, "serialNumber=in=("+strings.Join(quoted, ",")+")")
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, devs...)
-		serials = serials[n:]
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
-	return all, nil
 }
 
 func inventoryQuery(filter string, page, size int) url.Values {

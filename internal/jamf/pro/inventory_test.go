@@ -267,24 +267,6 @@ func TestInventoryLenientAndStrict(t *testing.T) {
 	})
 }
 
-func TestInventoryBySerialUsesTheRSQLFilter(t *testing.T) {
-	e := newEnv(t, envOpts{devices: 10})
-	devs, err := e.client.InventoryBySerial(context.Background(), "SER0007", "SER0003", "NOPE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(devs) != 2 || devs[0].ID != 3 || devs[1].ID != 7 {
-		t.Fatalf("%+v", devs)
-	}
-	if got := e.calls(routeDetail); got != 1 {
-		t.Fatalf("detail calls %d", got)
-	}
-	none, err := e.client.InventoryBySerial(context.Background(), "NOPE")
-	if err != nil || len(none) != 0 {
-		t.Fatalf("%v %v", none, err)
-	}
-}
-
 func TestInventoryHonoursCancellation(t *testing.T) {
 	e := newEnv(t, envOpts{devices: 3})
 	e.sim.HTTP().FailNext(routeDetail, 1, simhttp.FaultHang)

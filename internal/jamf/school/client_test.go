@@ -297,7 +297,6 @@ func TestIdempotentRequestsRetryTransientFaults(t *testing.T) {
 		{"Devices", jamfschool.PatternDevices, func(ctx context.Context, c *Client) error { _, err := c.Devices(ctx); return err }},
 		{"SetOwner", jamfschool.PatternSetOwner, func(ctx context.Context, c *Client) error { return c.SetOwner(ctx, "UDID-2", 1) }},
 		{"MoveToLocation", jamfschool.PatternMigrate, func(ctx context.Context, c *Client) error { return c.MoveToLocation(ctx, "UDID-2", 11) }},
-		{"SetDetails", jamfschool.PatternDetails, func(ctx context.Context, c *Client) error { n := "x"; return c.SetDetails(ctx, "UDID-2", &n, nil) }},
 	}
 	for _, op := range ops {
 		for _, f := range faults {
@@ -615,12 +614,6 @@ func TestReadsAgainstSimulator(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
-	t.Run("DevicesBySerial filters", func(t *testing.T) {
-		ds, err := c.DevicesBySerial(ctx, "DMPX2222BBBB")
-		if err != nil || len(ds) != 1 || ds[0].UDID != "UDID-2" {
-			t.Errorf("got %v %v", ds, err)
-		}
-	})
 	t.Run("Locations", func(t *testing.T) {
 		ls, err := c.Locations(ctx)
 		if err != nil || len(ls) != 2 || ls[0].ID != 11 || ls[0].Name != "Lincoln High School" {
@@ -818,18 +811,6 @@ func TestWritesAgainstSimulator(t *testing.T) {
 				t.Errorf("device location %d, user location %d", d.LocationID, u.LocationID)
 			}
 		}},
-		{"SetDetails writes notes and asset tag", func(c *Client) error { n, a := "cart 3", "A-9"; return c.SetDetails(ctx, "UDID-1", &n, &a) }, nil,
-			func(t *testing.T, sim *jamfschool.Server) {
-				if d, _ := sim.Device("UDID-1"); d.Notes != "cart 3" || d.AssetTag != "A-9" {
-					t.Errorf("device %+v", d)
-				}
-			}},
-		{"SetDetails with nothing to write makes no call", func(c *Client) error { return c.SetDetails(ctx, "UDID-1", nil, nil) }, nil,
-			func(t *testing.T, sim *jamfschool.Server) {
-				if n := sim.CallCount(jamfschool.PatternDetails); n != 0 {
-					t.Errorf("%d calls", n)
-				}
-			}},
 		{"empty UDID is refused before any call", func(c *Client) error { return c.SetOwner(ctx, " ", 1) }, nil, nil},
 	}
 	for _, tt := range tests {
@@ -856,30 +837,6 @@ func TestWritesAgainstSimulator(t *testing.T) {
 	}
 }
 
-func TestBulkMoveReportsEachDevice(t *testing.T) {
-	sim, c := newSim(t, nil)
-	res, err := c.BulkMove(context.Background(), 12, []string{"UDID-1", "NOPE", "UDID-2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := BulkMoveResult{Moved: []string{"UDID-1"}, NotFound: []string{"NOPE"}, LocationSame: []string{"UDID-2"}, MoveFailed: []string{}}
-	if fmt.Sprint(res) != fmt.Sprint(want) {
-		t.Errorf("got %+v, want %+v", res, want)
-	}
-	if d, _ := sim.Device("UDID-1"); d.LocationID != 12 {
-		t.Errorf("UDID-1 location %d", d.LocationID)
-	}
-	t.Run("an empty list makes no call", func(t *testing.T) {
-		before := sim.CallCount(jamfschool.PatternBulkMigrate)
-		if _, err := c.BulkMove(context.Background(), 12, nil); err != nil {
-			t.Fatal(err)
-		}
-		if n := sim.CallCount(jamfschool.PatternBulkMigrate); n != before {
-			t.Errorf("%d calls, want %d", n, before)
-		}
-	})
-}
-
 // Jamf School cannot rename or lock a device: the target says so with a recognisable error, and
 // never calls the API for it.
 func TestUnsupportedActions(t *testing.T) {
@@ -902,28 +859,6 @@ func TestUnsupportedActions(t *testing.T) {
 			if got := UnsupportedReason(tt.field); got != tt.wantReason {
 				t.Errorf("UnsupportedReason(%q) = %q, want %q", tt.field, got, tt.wantReason)
 			}
-		}
-	})
-	t.Run("actions return ErrUnsupportedByTarget without calling the API", func(t *testing.T) {
-		sim, c := newSim(t, nil)
-		ctx := context.Background()
-		tests := []struct {
-			name  string
-			err   error
-			field Field
-		}{
-			{"SetName", c.SetName(ctx, "UDID-1", "STU-1"), FieldName},
-			{"EnableLostMode", c.EnableLostMode(ctx, "UDID-1", LostModeSettings{Message: "call us"}), FieldLostMode},
-			{"DisableLostMode", c.DisableLostMode(ctx, "UDID-1"), FieldLostMode},
-		}
-		for _, tt := range tests {
-			var ue *UnsupportedError
-			if !errors.Is(tt.err, ErrUnsupportedByTarget) || !errors.As(tt.err, &ue) || ue.Field != tt.field || ue.Reason == "" {
-				t.Errorf("%s: got %v", tt.name, tt.err)
-			}
-		}
-		if n := sim.TotalCalls(); n != 0 {
-			t.Errorf("%d API calls, want 0", n)
 		}
 	})
 	t.Run("UnsupportedFields lists what a policy's Ready condition warns about", func(t *testing.T) {

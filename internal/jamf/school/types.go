@@ -73,15 +73,6 @@ type Location struct {
 	Source        string
 }
 
-// BulkMoveResult is the answer of PUT /devices/migrate: which UDIDs moved, were unknown, were
-// already in the location, or failed.
-type BulkMoveResult struct {
-	Moved        []string
-	NotFound     []string
-	LocationSame []string
-	MoveFailed   []string
-}
-
 // --- wire types -----------------------------------------------------------------------------
 
 // envelope is the "code" every Jamf School answer but GET /locations carries; a 2xx whose code is an
@@ -268,14 +259,6 @@ type wireLocation struct {
 	SchoolNumber  flexString `json:"schoolNumber"`
 }
 
-type wireBulkMoveResponse struct {
-	envelope
-	DevicesMoved        []flexString `json:"devicesMoved"`
-	DevicesNotFound     []flexString `json:"devicesNotFound"`
-	DevicesLocationSame []flexString `json:"devicesLocationSame"`
-	DevicesMoveFailed   []flexString `json:"devicesMoveFailed"`
-}
-
 // wireCreateUserResponse accepts the created user's id at the top level or inside "user"; the
 // reference files hold no POST /users answer, so both are tolerated.
 type wireCreateUserResponse struct {
@@ -437,17 +420,6 @@ type setOwnerBody struct {
 type migrateBody struct {
 	LocationID int  `json:"locationId"`
 	OnlyDevice bool `json:"onlyDevice"`
-}
-
-type bulkMigrateBody struct {
-	LocationID int      `json:"locationId"`
-	UDIDs      []string `json:"udids"`
-	OnlyDevice bool     `json:"onlyDevice"`
-}
-
-type detailsBody struct {
-	Notes    *string `json:"notes,omitempty"`
-	AssetTag *string `json:"assetTag,omitempty"`
 }
 
 // NewUser is what CreateUser sends to POST /users. Username, Password, Email, FirstName and LastName

@@ -27,7 +27,8 @@ type SourceSnapshot struct {
 	Warnings []string
 }
 
-// Target is an MDM: Jamf Pro or Jamf School.
+// Target is an MDM (Jamf Pro, Jamf School): everything that differs between MDMs is behind it, so the
+// controllers and the planner never ask which one they have.
 type Target interface {
 	// Name is how reports name the target ("Jamf Pro").
 	Name() string
@@ -35,11 +36,32 @@ type Target interface {
 	Capabilities() plan.Capabilities
 	// Concurrency is how many changes may be applied at once.
 	Concurrency() int
+	// Check tests the connection and the privileges writing the managed fields needs. A failure is a
+	// *CheckError when the target can tell refused credentials from an outage.
+	Check(ctx context.Context, m plan.Manage) error
+	// Places lists the names of the places a school maps to (Jamf Pro buildings, Jamf School locations),
+	// for validating the policy's school map.
+	Places(ctx context.Context) ([]string, error)
 	// Inventory reads every device in bulk.
 	Inventory(ctx context.Context) ([]plan.Device, error)
-	// Apply writes one change. It is called after Inventory, with a change planned from that inventory.
+	// Apply writes one change. Everything it needs travels on the change (its Set and the device's Ref):
+	// a target keeps no state from Inventory.
 	Apply(ctx context.Context, c plan.Change) error
 }
+
+// CheckError is a failed Check the target classified.
+type CheckError struct {
+	// Refused is true when the target refused the credentials or a privilege (a person must act), false
+	// for an outage (retrying may help).
+	Refused bool
+	// Retest is true when even a refusal should be tested again soon (it was learned from a write
+	// refusal that lapses).
+	Retest bool
+	Err    error
+}
+
+func (e *CheckError) Error() string { return e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
 
 // Run is one sync to execute.
 type Run struct {

@@ -22,8 +22,7 @@ type JamfPro struct {
 	// policy manages lostMode (it needs the MDM command read privilege).
 	PendingLostMode bool
 
-	mu   gosync.Mutex
-	mgmt map[string]string // device key -> management id, from the last inventory
+	mu gosync.Mutex
 	// denied holds, for this run, the refusals of a missing write privilege by privilege name: the other
 	// changes needing it fail with the same error without asking Jamf again.
 	denied map[string]error
@@ -58,7 +57,6 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 		return nil, pendingErr
 	}
 	out := make([]plan.Device, len(mds))
-	mgmt := make(map[string]string, len(mds))
 	for i, m := range mds {
 		key := strconv.Itoa(m.ID)
 		lost := m.LostModeEnabled
@@ -66,7 +64,7 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 			lost = on // a queued command counts as done: never send it twice
 		}
 		out[i] = plan.Device{
-			Key: key, RawSerial: m.Serial, Name: m.Name, Managed: m.Managed, Supervised: m.Supervised,
+			Key: key, Ref: m.ManagementID, RawSerial: m.Serial, Name: m.Name, Managed: m.Managed, Supervised: m.Supervised,
 			Username: m.Username, RealName: m.RealName, Email: m.Email, Position: m.Position,
 			Building: m.Building, Department: m.Department, Room: m.Room, LostMode: &lost, Unreadable: m.Unreadable,
 		}
@@ -74,10 +72,9 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 			// An Apple TV (watch, ...) has no Lost Mode state; the planner skips it UnsupportedDeviceType.
 			out[i].UnsupportedType, out[i].LostMode = m.DeviceType, nil
 		}
-		mgmt[key] = m.ManagementID
 	}
 	t.mu.Lock()
-	t.mgmt, t.denied = mgmt, map[string]error{}
+	t.denied = map[string]error{}
 	t.mu.Unlock()
 	return out, nil
 }
@@ -109,9 +106,7 @@ func (t *JamfPro) Apply(ctx context.Context, c plan.Change) error {
 	if lm == nil {
 		return nil
 	}
-	t.mu.Lock()
-	mid := t.mgmt[c.DeviceKey]
-	t.mu.Unlock()
+	mid := c.Ref // the device's management id
 	if mid == "" {
 		return errors.New("no management id for this device in the inventory: Lost Mode cannot be sent")
 	}
@@ -169,8 +164,31 @@ func deviceUpdate(s plan.Set) (pro.DeviceUpdate, bool) {
 	return u, u.Name != nil || u.Location != nil
 }
 
-// TestConnection checks the credentials and the privileges the managed fields need (see
+// Check implements Target: the credentials and the privileges the managed fields need (see
 // pro.Client.TestConnection: reads are tried, write refusals are remembered).
-func (t *JamfPro) TestConnection(ctx context.Context, m plan.Manage) error {
-	return t.Client.TestConnection(ctx, pro.Needs{Name: m.Name, User: m.User, Location: m.Location, LostMode: m.LostMode})
+func (t *JamfPro) Check(ctx context.Context, m plan.Manage) error {
+	err := t.Client.TestConnection(ctx, pro.Needs{Name: m.Name, User: m.User, Location: m.Location, LostMode: m.LostMode})
+	if err == nil {
+		return nil
+	}
+	var ae *pro.AuthError
+	var me *pro.MissingPrivilegesError
+	if errors.As(err, &ae) || errors.As(err, &me) {
+		// A write privilege learned from Jamf's refusal lapses (pro.RefusalMemory): keep re-testing.
+		return &CheckError{Refused: true, Retest: me != nil && me.OnlyRefusedWrites(), Err: err}
+	}
+	return &CheckError{Err: err}
+}
+
+// Places implements Target: the Jamf Pro buildings.
+func (t *JamfPro) Places(ctx context.Context) ([]string, error) {
+	byID, err := t.Client.Buildings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(byID))
+	for _, n := range byID {
+		names = append(names, n)
+	}
+	return names, nil
 }

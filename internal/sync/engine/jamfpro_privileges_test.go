@@ -52,7 +52,7 @@ func TestAMissingWritePrivilegeIsNamedAndNotAskedAgainInTheRun(t *testing.T) {
 			}
 			sim.SetPrivileges(privs...)
 			manage := plan.Manage{Name: true, User: true, Location: true, LostMode: true}
-			if err := tgt.TestConnection(ctx, manage); err != nil {
+			if err := tgt.Check(ctx, manage); err != nil {
 				t.Fatalf("before the first write: %v", err)
 			}
 			rep, err := engine.Execute(ctx, engine.Run{Policy: defaultPolicy(t, d), Source: src, Target: tgt})
@@ -80,7 +80,7 @@ func TestAMissingWritePrivilegeIsNamedAndNotAskedAgainInTheRun(t *testing.T) {
 			if refused < 1 || refused > tgt.Concurrency() || needed <= tgt.Concurrency() {
 				t.Errorf("Jamf was asked %d times for the %d writes it refuses, want 1 to %d", refused, needed, tgt.Concurrency())
 			}
-			err = tgt.TestConnection(ctx, manage)
+			err = tgt.Check(ctx, manage)
 			var mp *pro.MissingPrivilegesError
 			if !errors.As(err, &mp) || !strings.Contains(err.Error(), tc.missing) {
 				t.Fatalf("connection test after the run: %v, want it to name %q", err, tc.missing)

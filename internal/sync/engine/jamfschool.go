@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	gosync "sync"
 
@@ -21,11 +22,15 @@ type JamfSchool struct {
 	// MaxConcurrency is how many changes are applied at once (default 5).
 	MaxConcurrency int
 
-	mu        gosync.Mutex
-	locByName map[string]int // lower-case location name -> id
-	locOf     map[string]int // UDID -> location id, as the inventory read it
+	locMu     gosync.Mutex
+	locByName map[string]int // lower-case location name -> id, read on first use
 	createMu  gosync.Mutex   // one user creation at a time: two devices of one new student make one user
 }
+
+var (
+	_ Target = (*JamfSchool)(nil)
+	_ Target = (*JamfPro)(nil)
+)
 
 // Name implements Target.
 func (t *JamfSchool) Name() string { return school.TargetName }
@@ -41,7 +46,30 @@ func (t *JamfSchool) Concurrency() int {
 	return t.MaxConcurrency
 }
 
+// Check implements Target: the credentials and the reads a run needs. Jamf School's API keys carry
+// their rights per method; a refused key is a 401 (bad credentials) or a 405 (a missing right).
+func (t *JamfSchool) Check(ctx context.Context, _ plan.Manage) error {
+	if err := t.Client.TestConnection(ctx); err != nil {
+		return &CheckError{Refused: errors.Is(err, school.ErrUnauthorized), Err: err}
+	}
+	return nil
+}
+
+// Places implements Target: the Jamf School locations.
+func (t *JamfSchool) Places(ctx context.Context) ([]string, error) {
+	locs, err := t.Client.Locations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(locs))
+	for _, l := range locs {
+		names = append(names, l.Name)
+	}
+	return names, nil
+}
+
 // Inventory implements Target. Devices in the trash are left out: Jamf School no longer manages them.
+// Each device's Ref is the id of the location it is in (a user created for it joins that location).
 func (t *JamfSchool) Inventory(ctx context.Context) ([]plan.Device, error) {
 	locs, err := t.Client.Locations(ctx)
 	if err != nil {
@@ -52,28 +80,21 @@ func (t *JamfSchool) Inventory(ctx context.Context) ([]plan.Device, error) {
 		return nil, err
 	}
 	byID := make(map[int]string, len(locs))
-	byName := make(map[string]int, len(locs))
 	for _, l := range locs {
 		byID[l.ID] = l.Name
-		byName[strings.ToLower(l.Name)] = l.ID
 	}
-	locOf := make(map[string]int, len(devs))
 	out := make([]plan.Device, 0, len(devs))
 	for _, d := range devs {
 		if d.InTrash {
 			continue
 		}
-		locOf[d.UDID] = d.LocationID
-		pd := plan.Device{Key: d.UDID, RawSerial: d.Serial, Name: d.Name, Managed: d.Managed, Supervised: d.Supervised,
-			Location: byID[d.LocationID]}
+		pd := plan.Device{Key: d.UDID, Ref: strconv.Itoa(d.LocationID), RawSerial: d.Serial, Name: d.Name, Managed: d.Managed,
+			Supervised: d.Supervised, Location: byID[d.LocationID]}
 		if o := d.Owner; o != nil {
 			pd.Username, pd.Email, pd.RealName = o.Username, o.Email, o.Name
 		}
 		out = append(out, pd)
 	}
-	t.mu.Lock()
-	t.locByName, t.locOf = byName, locOf
-	t.mu.Unlock()
 	return out, nil
 }
 
@@ -89,7 +110,10 @@ func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 	}
 	// The location first: it does not depend on the owner, so a missing user does not hold it back.
 	if s.Location != nil {
-		id, ok := t.locationID(*s.Location)
+		id, ok, err := t.locationID(ctx, *s.Location)
+		if err != nil {
+			return transientIf(err)
+		}
 		if !ok {
 			return fmt.Errorf("Jamf School has no location named %q (check spec.schools[].location)", *s.Location)
 		}
@@ -108,11 +132,23 @@ func (t *JamfSchool) Apply(ctx context.Context, c plan.Change) error {
 	return nil
 }
 
-func (t *JamfSchool) locationID(name string) (int, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// locationID resolves a location name (any case) to its id. The names are read on first use: a lookup
+// table of the tenant, not state left by Inventory.
+func (t *JamfSchool) locationID(ctx context.Context, name string) (int, bool, error) {
+	t.locMu.Lock()
+	defer t.locMu.Unlock()
+	if t.locByName == nil {
+		locs, err := t.Client.Locations(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		t.locByName = make(map[string]int, len(locs))
+		for _, l := range locs {
+			t.locByName[strings.ToLower(l.Name)] = l.ID
+		}
+	}
 	id, ok := t.locByName[strings.ToLower(name)]
-	return id, ok
+	return id, ok, nil
 }
 
 func (t *JamfSchool) setOwner(ctx context.Context, c plan.Change, username string) error {
@@ -147,7 +183,7 @@ func (t *JamfSchool) createUser(ctx context.Context, c plan.Change, username str
 	if err != nil {
 		return school.User{}, fmt.Errorf("cannot create Jamf School user %q: %w", username, err)
 	}
-	loc, ok := t.newUserLocation(c)
+	loc, ok := t.newUserLocation(ctx, c)
 	if !ok {
 		return school.User{}, fmt.Errorf("cannot create Jamf School user %q: the device's location is unknown", username)
 	}
@@ -162,15 +198,15 @@ func (t *JamfSchool) createUser(ctx context.Context, c plan.Change, username str
 	return u, nil
 }
 
-// newUserLocation is the location a created user joins: the device's new location, else its current one.
-func (t *JamfSchool) newUserLocation(c plan.Change) (int, bool) {
+// newUserLocation is the location a created user joins: the device's new location, else the one it is in
+// (its Ref).
+func (t *JamfSchool) newUserLocation(ctx context.Context, c plan.Change) (int, bool) {
 	if c.Set.Location != nil {
-		return t.locationID(*c.Set.Location)
+		id, ok, err := t.locationID(ctx, *c.Set.Location)
+		return id, ok && err == nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	id, ok := t.locOf[c.DeviceKey]
-	return id, ok
+	id, err := strconv.Atoi(c.Ref)
+	return id, err == nil && c.Ref != ""
 }
 
 // newUserPassword renders the policy's password rule over the student's data, or makes a random
@@ -206,6 +242,3 @@ func transientIf(err error) error {
 	}
 	return err
 }
-
-// TestConnection checks the credentials and the reads a run needs.
-func (t *JamfSchool) TestConnection(ctx context.Context) error { return t.Client.TestConnection(ctx) }

@@ -146,7 +146,7 @@ func TestJamfSchoolCreatesAMissingUserOnlyWithCompleteData(t *testing.T) {
 				t.Fatal(err)
 			}
 			username := "new.student"
-			c := plan.Change{Serial: devs[0].RawSerial, DeviceKey: devs[0].Key, Action: plan.ActionReassigned,
+			c := plan.Change{Serial: devs[0].RawSerial, DeviceKey: devs[0].Key, Ref: devs[0].Ref, Action: plan.ActionReassigned,
 				Set: plan.Set{Username: &username}, Owner: tt.owner}
 
 			err = tgt.Apply(ctx, c)
@@ -199,7 +199,7 @@ func TestTwoDevicesOfOneNewStudentMakeOneUser(t *testing.T) {
 	errs := make([]error, 2)
 	for i := range 2 {
 		wg.Go(func() {
-			errs[i] = tgt.Apply(ctx, plan.Change{DeviceKey: devs[i].Key, Set: plan.Set{Username: &username}, Owner: o})
+			errs[i] = tgt.Apply(ctx, plan.Change{DeviceKey: devs[i].Key, Ref: devs[i].Ref, Set: plan.Set{Username: &username}, Owner: o})
 		})
 	}
 	wg.Wait()

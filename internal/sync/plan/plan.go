@@ -595,7 +595,7 @@ func (r *rule) finish() {
 		return
 	}
 	action := r.action()
-	ch := Change{Serial: r.s, DeviceKey: r.dev.Key, ItemID: r.it.ID, Action: action, Fields: r.fields, Set: r.set, Unsupported: r.unsup}
+	ch := Change{Serial: r.s, DeviceKey: r.dev.Key, Ref: r.dev.Ref, ItemID: r.it.ID, Action: action, Fields: r.fields, Set: r.set, Unsupported: r.unsup}
 	if r.b.p.CreateMissingUsers && r.kind == kindStudent && r.set.Username != nil && *r.set.Username != "" {
 		ch.Owner = r.newOwner(*r.set.Username)
 	}

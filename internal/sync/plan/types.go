@@ -194,7 +194,11 @@ type Borrower struct {
 // Device is one MDM device, as the adapter reads it.
 type Device struct {
 	// Key is the Jamf Pro mobile device id or the Jamf School UDID.
-	Key                 string
+	Key string
+	// Ref is what else the target needs to write this device, opaque to the planner and copied onto the
+	// device's change (Jamf Pro: the management id its MDM commands name; Jamf School: the id of the
+	// location the device is in). A target keeps no state between its inventory and its writes.
+	Ref                 string
 	RawSerial           string
 	Name                string
 	Managed, Supervised bool
@@ -272,6 +276,8 @@ type Change struct {
 	// target create missing users (Policy.CreateMissingUsers), so that it can: it is not part of the
 	// digest, the status or the log.
 	Owner *NewOwner `json:"-"`
+	// Ref is the device's Device.Ref (not part of the digest: it names, it does not change).
+	Ref string `json:"-"`
 }
 
 // NewOwner is what a target needs to create the user a change assigns: the names and email from
