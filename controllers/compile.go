@@ -80,6 +80,9 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec, kind *TargetKind) (*compiled
 			DisableWhenFound: spec.LostMode.DisableWhenFound == nil || *spec.LostMode.DisableWhenFound,
 		},
 	}
+	if w := spec.LostMode.WithdrawnAfter; w != nil {
+		p.LostMode.WithdrawnAfter = w.Duration
+	}
 	if len(p.StudentDeviceTypes) == 0 {
 		p.StudentDeviceTypes = src.ResourceTypes
 	}

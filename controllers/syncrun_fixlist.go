@@ -5,7 +5,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,13 +51,25 @@ var whatToDo = map[string]string{
 	plan.ReasonNotInRoster:         "the student is not in the roster: check the SIS export the roster comes from",
 }
 
-// fixList computes the per-school counts and the CSV rows of a plan's skips.
-func fixList(skips []plan.Skip) (schools []dsv1.SchoolFixes, csvBody []byte, rows, omitted int) {
+// holderToDo is what a person does about a device still checked out to an inactive student.
+const holderToDo = "the student is inactive in Destiny but still has this iPad checked out: collect it and check it in (with lostMode.withdrawnAfter set, the iPad goes into Lost Mode once that time has passed)"
+
+// fixList computes the per-school counts and the CSV rows of a plan's skips and of the devices still
+// held by inactive students.
+func fixList(skips []plan.Skip, holders []plan.Holder) (schools []dsv1.SchoolFixes, csvBody []byte, rows, omitted int) {
 	var list []plan.Skip
 	for _, sk := range skips {
 		if _, ok := whatToDo[sk.Reason]; ok {
 			list = append(list, sk)
 		}
+	}
+	for _, h := range holders {
+		msg := fmt.Sprintf("checked out to inactive student %s, first seen so %s", h.DistrictID, h.FirstSeen.UTC().Format(time.RFC3339))
+		if h.LostModeDue {
+			msg += "; Lost Mode is due"
+		}
+		list = append(list, plan.Skip{Serial: h.Serial, ItemID: h.ItemID, DeviceKey: h.DeviceKey, Site: h.Site, Barcode: h.Barcode,
+			Reason: plan.ReasonHeldByInactiveStudent, Message: msg})
 	}
 	site := func(sk plan.Skip) string { return cmp.Or(sk.Site, noSite) }
 	slices.SortStableFunc(list, func(a, b plan.Skip) int {
@@ -79,7 +93,11 @@ func fixList(skips []plan.Skip) (schools []dsv1.SchoolFixes, csvBody []byte, row
 			continue
 		}
 		serial := cmp.Or(sk.Serial, sk.RawSerial)
-		_ = w.Write([]string{site(sk), serial, sk.Barcode, sk.ItemID, sk.DeviceKey, sk.Reason, truncateRunes(sk.Message, 300), whatToDo[sk.Reason]})
+		todo := whatToDo[sk.Reason]
+		if sk.Reason == plan.ReasonHeldByInactiveStudent {
+			todo = holderToDo
+		}
+		_ = w.Write([]string{site(sk), serial, sk.Barcode, sk.ItemID, sk.DeviceKey, sk.Reason, truncateRunes(sk.Message, 300), todo})
 		w.Flush()
 		rows++
 	}
@@ -102,7 +120,7 @@ func truncateRunes(s string, n int) string {
 // writeFixList publishes the run's fix list: the counts in st, the CSV in the run's ConfigMap. A failure
 // to write the ConfigMap is returned (the status is still written by the caller without fixList).
 func (r *SyncRunReconciler) writeFixList(ctx context.Context, s *runScope, st *dsv1.SyncRunStatus) error {
-	schools, body, rows, omitted := fixList(s.report.Plan.Skips)
+	schools, body, rows, omitted := fixList(s.report.Plan.Skips, s.report.Plan.Holders)
 	st.Schools, st.FixList = schools, nil
 	if len(schools) > 500 { // status.schools is bounded; the ConfigMap holds them all
 		st.Schools = schools[:500]

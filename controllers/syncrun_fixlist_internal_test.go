@@ -18,7 +18,7 @@ func TestTheFixListGroupsWhatAPersonCanFixBySchool(t *testing.T) {
 		{Serial: "DLXD", ItemID: "10", Site: "LHS", Reason: plan.ReasonSiteNotInPolicy, Message: "by design"},
 		{Serial: "DLXE", ItemID: "11", Site: "LHS", Reason: plan.ReasonNoRuleForStatus, Message: "in transit"},
 	}
-	schools, body, rows, omitted := fixList(skips)
+	schools, body, rows, omitted := fixList(skips, nil)
 
 	t.Run("counts per school and reason, only for what a person can fix", func(t *testing.T) {
 		got := map[string]map[string]int32{}
@@ -81,7 +81,7 @@ func TestTheFixListStaysUnderTheConfigMapLimit(t *testing.T) {
 		skips = append(skips, plan.Skip{Serial: strings.Repeat("X", 12) + string(rune('A'+i%26)), ItemID: "i", Site: "LHS", Barcode: "T",
 			Reason: plan.ReasonNotInJamf, Message: strings.Repeat("m", 200)})
 	}
-	schools, body, rows, omitted := fixList(skips)
+	schools, body, rows, omitted := fixList(skips, nil)
 	if len(body) > 950<<10 {
 		t.Errorf("the CSV is %d bytes, want under 950 KiB", len(body))
 	}

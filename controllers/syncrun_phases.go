@@ -104,6 +104,7 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	}
 
 	last := r.lastGood(ctx, s)
+	s.compiled.Policy.Withdrawn = plan.Withdrawn{FirstSeen: r.loadWithdrawn(ctx, s), Now: r.now()}
 	stop := r.writeProgress(runCtx, cancel, s)
 	execCtx, cancelDeadline := context.WithDeadline(runCtx, s.deadline(r.MaxRunTimeout))
 	defer cancelDeadline()
@@ -133,6 +134,9 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		return nil
 	}
 	s.report = rep
+	if c := rep.Plan.Counts; c.Items > 0 || c.Devices > 0 { // both systems were read: the holders are known
+		r.rememberWithdrawn(ctx, s, rep.Plan.Holders)
+	}
 	if execCtx.Err() != nil {
 		// spec.runTimeout passed: the run ends Failed with what it had applied.
 		s.failReason = ReasonDeadlineExceeded

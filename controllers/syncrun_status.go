@@ -17,6 +17,7 @@ import (
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/metrics"
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
 
 // Bounds of a run's status, so that it stays far below etcd's limit on one object (1.5 MiB) whatever the
@@ -202,6 +203,12 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 		DestinyItems: int32(c.Items), RosterRows: int32(c.RosterRows), MDMDevices: int32(c.Devices), Matched: int32(c.Matched),
 		InSync: int32(c.InSync), Changed: int32(c.Changed), Failed: int32(rep.FailedChanges), Skipped: int32(len(rep.Plan.Skips)),
 		ByAction: int32Map(c.ByAction), ByReason: int32Map(c.ByReason),
+	}
+	if n := len(rep.Plan.Holders); n > 0 { // a report, not a skip: devices still held by inactive students
+		if st.Summary.ByReason == nil {
+			st.Summary.ByReason = map[string]int32{}
+		}
+		st.Summary.ByReason[plan.ReasonHeldByInactiveStudent] = int32(n)
 	}
 	if rep.Outcome != engine.Blocked && rep.Outcome != engine.Planned {
 		st.Progress = progressOf(engine.Progress{Total: len(rep.Plan.Changes), Done: rep.Applied + rep.FailedChanges, Failed: rep.FailedChanges})

@@ -25,6 +25,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
+	"github.com/k12dev/devicesync-operator/internal/clock"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
 	"github.com/k12dev/devicesync-operator/internal/metrics"
 	destinysim "github.com/k12dev/devicesync-operator/internal/sim/destiny"
@@ -54,6 +55,8 @@ type runEnv struct {
 	maxRunTimeout time.Duration
 	// kinds are the MDM kinds this env's managers know (nil: the default ones).
 	kinds []controllers.TargetKind
+	// clock is this env's managers' clock (nil: the wall clock).
+	clock clock.Clock
 }
 
 func newRunEnv(t *testing.T, devices int) *runEnv {
@@ -143,7 +146,7 @@ func (e *runEnv) startRunManager(t *testing.T) (stop func()) {
 		t.Fatal(err)
 	}
 	r := &controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: recorded,
-		Connector: &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits, Kinds: e.kinds}, RunLeaseDuration: e.leaseDuration, MaxRunTimeout: e.maxRunTimeout, ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
+		Connector: &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits, Kinds: e.kinds}, RunLeaseDuration: e.leaseDuration, MaxRunTimeout: e.maxRunTimeout, Clock: e.clock, ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

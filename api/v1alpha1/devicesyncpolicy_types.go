@@ -587,6 +587,15 @@ type LostMode struct {
 	// +kubebuilder:default=true
 	// +optional
 	DisableWhenFound *bool `json:"disableWhenFound,omitempty"`
+
+	// WithdrawnAfter puts a device in Lost Mode once it has been checked out to an inactive student (one
+	// who left the district; an item moving between schools is "in transit" instead) for this long since
+	// a run first saw it so, for example 72h. Every run reports such devices (HeldByInactiveStudent, in
+	// the run's fix list) whether or not this is set; the operator remembers when it first saw each one,
+	// across restarts, in the ConfigMap <policy>-withdrawn. Needs enabled and lostMode in fields.manage.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1h')",message="lostMode.withdrawnAfter must be a duration of at least 1h, such as 72h"
+	// +optional
+	WithdrawnAfter *metav1.Duration `json:"withdrawnAfter,omitempty"`
 }
 
 // Safety is the change budget. A plan over budget is not applied: the run ends Blocked, with the plan

@@ -39,7 +39,13 @@
 //	    the policy has a roster with no row for the     -> skip NotInRoster: nothing of the device is written. A roster
 //	    student                                            cut short (a partial SIS export) must not turn usernames into
 //	                                                       e-mail addresses or empty rooms and positions (Reassigned).
-//	  status Inactive                                   -> name = naming.standard; user and location untouched (Renamed)
+//	  status Inactive                                   -> name = naming.standard; user and location untouched (Renamed).
+//	                                                       Reported HeldByInactiveStudent (Plan.Holders: a student who
+//	                                                       left still holds the device; an item between schools is
+//	                                                       "in transit", not checked out). With lostMode.withdrawnAfter,
+//	                                                       Lost Mode on (LostModeEnabled) once that long has passed since
+//	                                                       a run first saw it (Policy.Withdrawn.FirstSeen), and never
+//	                                                       turned off by disableWhenFound while the student is inactive.
 //	  any other status                                  -> skip PatronLookupFailed ("unknown patron status")
 //	checked out, patron type in neither list            -> skip NoRuleForPatronType
 //	available, resource type in studentDeviceTypes      -> name = naming.standard; user and location cleared (Cleared when
@@ -359,6 +365,11 @@ func (r *rule) checkedOut() {
 			r.kind = kindRename
 			r.data = r.b.borrowerData(r.s, r.it, r.school)
 			r.name(p.Naming.Standard)
+			if r.heldByInactiveStudent() {
+				r.lostMode(true)
+				r.finish()
+				return
+			}
 		default:
 			r.skip(ReasonPatronLookupFailed, fmt.Sprintf("unknown patron status %q (want Active, Inactive or Restricted)", br.Status))
 			return
@@ -369,6 +380,24 @@ func (r *rule) checkedOut() {
 	}
 	r.found()
 	r.finish()
+}
+
+// heldByInactiveStudent reports the device (still checked out, not in transit, to a student Destiny
+// says is inactive) and says whether its Lost Mode is now due: lostMode.withdrawnAfter set, Lost Mode
+// managed and enabled, and that long since a run first saw the checkout so.
+func (r *rule) heldByInactiveStudent() bool {
+	p := &r.b.p
+	w := p.Withdrawn
+	first, seen := w.FirstSeen[r.it.ID]
+	if !seen || first.After(w.Now) {
+		first = w.Now
+	}
+	h := Holder{Serial: r.s, ItemID: r.it.ID, DeviceKey: r.dev.Key, Site: r.it.Site, Barcode: r.it.Barcode,
+		DistrictID: r.it.Borrower.DistrictID, FirstSeen: first}
+	after := p.LostMode.WithdrawnAfter
+	h.LostModeDue = after > 0 && p.LostMode.Enabled && p.Manage.LostMode && !w.Now.Before(first.Add(after))
+	r.b.plan.Holders = append(r.b.plan.Holders, h)
+	return h.LostModeDue
 }
 
 // found turns Lost Mode off when the policy allows it.
@@ -702,6 +731,7 @@ func (b *builder) finish() Plan {
 		return cmp.Or(cmp.Compare(a.Serial, b.Serial), cmp.Compare(a.ItemID, b.ItemID), cmp.Compare(a.DeviceKey, b.DeviceKey),
 			cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.RawSerial, b.RawSerial), cmp.Compare(a.Message, b.Message))
 	})
+	slices.SortFunc(pl.Holders, func(a, b Holder) int { return cmp.Compare(a.ItemID, b.ItemID) })
 	pl.Digest = Digest(pl.Changes)
 	return pl
 }

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"time"
+
 	"github.com/k12dev/devicesync-operator/internal/roster"
 	"github.com/k12dev/devicesync-operator/internal/sync/naming"
 )
@@ -27,6 +29,9 @@ const (
 	ReasonUnsupportedByTarget   = "UnsupportedByTarget"
 	ReasonNoUsername            = "NoUsername"
 	ReasonNotInRoster           = "NotInRoster"
+	// ReasonHeldByInactiveStudent reports (it does not skip) a device still checked out to an inactive
+	// student: see Plan.Holders.
+	ReasonHeldByInactiveStudent = "HeldByInactiveStudent"
 )
 
 // Change actions. Every change carries exactly one (Change.Action); Counts.ByAction also counts
@@ -70,7 +75,9 @@ type Policy struct {
 	User     UserRules
 	Location LocationRules
 	LostMode LostMode
-	Target   Capabilities
+	// Withdrawn is when the checkouts held by inactive students were first seen, and the run's time.
+	Withdrawn Withdrawn
+	Target    Capabilities
 	// CreateMissingUsers says the target may create the user a change assigns when it does not exist
 	// (Jamf School's createMissingUsers): each such change then carries its NewOwner.
 	CreateMissingUsers bool
@@ -130,6 +137,29 @@ type LostMode struct {
 	Message, Phone, Footnote string
 	IncludeStolen            bool
 	DisableWhenFound         bool
+	// WithdrawnAfter, when set, enables Lost Mode on a device still checked out to an inactive student
+	// this long after it was first seen so (0: such checkouts are only reported).
+	WithdrawnAfter time.Duration
+}
+
+// Withdrawn is what the planner knows of the checkouts held by inactive students: when each was first
+// seen (by Destiny item id, remembered by the caller across runs) and the time of this run.
+type Withdrawn struct {
+	FirstSeen map[string]time.Time
+	Now       time.Time
+}
+
+// Holder is a device still checked out to an inactive student (one who left, or is between schools
+// with the item not marked in transit): a person should collect it.
+type Holder struct {
+	Serial, ItemID, DeviceKey, Site, Barcode string
+	// DistrictID is the student's.
+	DistrictID string
+	// FirstSeen is when a run first saw the checkout held by an inactive student.
+	FirstSeen time.Time
+	// LostModeDue is true once lostMode.withdrawnAfter has passed (and the policy manages Lost Mode): the
+	// device is in Lost Mode, or this run enables it.
+	LostModeDue bool
 }
 
 // Capabilities says what the target MDM can write. The username (the device's user, or Jamf School's
@@ -224,6 +254,9 @@ type Device struct {
 type Plan struct {
 	// Changes, sorted by serial: one per device to write.
 	Changes []Change
+	// Holders are the devices still checked out to inactive students (reported HeldByInactiveStudent),
+	// sorted by item id.
+	Holders []Holder
 	// Skips, sorted by serial, item id, device key: one per item or device the run does not write.
 	Skips  []Skip
 	Counts Counts
