@@ -696,4 +696,25 @@ func TestTheRenderAppliesToAnAPIServer(t *testing.T) {
 			}
 		})
 	}
+
+	// The README's command: helm install itself (which also validates against the API server's schema). Another
+	// name prefix, as the cluster-scoped objects above belong to the kubectl applies; the CRDs exist already and
+	// Helm leaves them be.
+	t.Run("helm install", func(t *testing.T) {
+		home := t.TempDir()
+		cmd := exec.Command(helm, "install", "district", filepath.Join(root, "charts", chartDir),
+			"--kubeconfig", kubeconfig, "--namespace", "devicesync-helm", "--create-namespace",
+			"--set", "fullnameOverride=helm-installed,image.repository=registry.example.org/devicesync-operator,image.tag=v0.1.0")
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"),
+			"HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "STATUS: deployed") {
+			t.Fatalf("helm install: %v: %s", err, out)
+		}
+		out, err := kubectl("", "get", "-n", "devicesync-helm", "deployment/helm-installed-controller-manager",
+			"-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		if err != nil || out != "registry.example.org/devicesync-operator:v0.1.0" {
+			t.Errorf("the installed Deployment runs %q (%v), want registry.example.org/devicesync-operator:v0.1.0", out, err)
+		}
+	})
+
 }
