@@ -25,9 +25,10 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the markers, and docs/api.md from the CRDs.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the markers, docs/api.md from the CRDs; copy the CRDs into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/apidocs -crds config/crd/bases -out docs/api.md
+	cp config/crd/bases/*.yaml charts/devicesync-operator/crds/
 
 .PHONY: fmt
 fmt: ## go fmt
@@ -41,8 +42,12 @@ vet: ## go vet
 control-plane: ## Build kube-apiserver, etcd and kubectl from their Go modules into bin/k8s (cached).
 	hack/build-control-plane.sh >/dev/null
 
+.PHONY: helm
+helm: ## Build helm from its Go module into bin/helm (cached), for the chart's tests.
+	hack/build-helm.sh >/dev/null
+
 .PHONY: test
-test: generate manifests vet control-plane ## Run every test: unit, simulators, envtest against a real kube-apiserver and etcd.
+test: generate manifests vet control-plane helm ## Run every test: unit, simulators, envtest against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$$(hack/build-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
