@@ -152,7 +152,10 @@ func (r *DeviceSyncPolicyReconciler) validate(ctx context.Context, s *policyScop
 		s.checks = append(s.checks, r.Validator.Validate(ctx, s.policy)...)
 	}
 	s.ready = computeReadiness(s.checks)
-	if !s.ready.ready && !s.ready.stalled {
+	switch {
+	case s.ready.stalled:
+		s.requeueWithin(r.stalledInterval()) // the watches see a fixed Secret; this catches fixes elsewhere
+	case !s.ready.ready:
 		s.requeueWithin(r.retryInterval())
 	}
 	return nil
