@@ -25,10 +25,11 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the markers, docs/api.md from the CRDs; copy the CRDs into the chart.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the markers, docs/api.md from the CRDs; copy the CRDs and the manager role into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
 	go run ./hack/apidocs -crds config/crd/bases -out docs/api.md
 	cp config/crd/bases/*.yaml charts/devicesync-operator/crds/
+	cp config/rbac/role.yaml charts/devicesync-operator/files/manager-role.yaml
 
 .PHONY: fmt
 fmt: ## go fmt

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -28,6 +29,11 @@ import (
 // DefaultRetryInterval is how soon a policy whose Ready condition failed on a transient check (a
 // connection refused, an API answering 503) is reconciled again.
 const DefaultRetryInterval = time.Minute
+
+// DefaultStalledInterval is how soon a Stalled policy (a failed check that needs a person) is checked
+// again although nothing it watches changed: a fix the watches cannot see (a Jamf privilege granted, a
+// building created in the MDM, a roster file replaced under --roster-root) is noticed within it.
+const DefaultStalledInterval = 10 * time.Minute
 
 // DeviceSyncPolicyReconciler schedules a policy's runs, prunes their history and reports the policy's
 // readiness and recent results in its status.
@@ -70,6 +76,9 @@ type DeviceSyncPolicyReconciler struct {
 	// RetryInterval is how soon a policy whose only failed checks are transient is reconciled again.
 	// Zero is DefaultRetryInterval.
 	RetryInterval time.Duration
+
+	// StalledInterval is how soon a Stalled policy is checked again (zero: DefaultStalledInterval).
+	StalledInterval time.Duration
 }
 
 // PolicyValidator checks what CEL cannot: Secrets present with their keys, templates that parse,
@@ -101,7 +110,8 @@ type Check struct {
 // +kubebuilder:rbac:groups=devicesync.k12.dev,resources=devicesyncpolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=devicesync.k12.dev,resources=devicesyncpolicies/finalizers,verbs=update
 // +kubebuilder:rbac:groups=devicesync.k12.dev,resources=syncruns,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get
+// +kubebuilder:rbac:groups=devicesync.k12.dev,resources=syncruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -149,7 +159,9 @@ func (r *DeviceSyncPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 }
 
 // SetupWithManager registers the reconciler: it watches policies (spec and annotation changes, so the
-// run-now annotation triggers a reconcile) and the runs they control (a phase change updates history).
+// run-now annotation triggers a reconcile), the runs they control (a phase change updates history and
+// supersedes older Blocked runs), and the metadata of the Secrets and ConfigMaps they name (a fixed
+// Secret makes the policy Ready at once; devicesyncpolicy_watches.go).
 func (r *DeviceSyncPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("devicesyncpolicy-controller")
@@ -157,11 +169,16 @@ func (r *DeviceSyncPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	if err := indexReferences(context.Background(), mgr); err != nil {
+		return fmt.Errorf("indexing the Secrets and ConfigMaps policies reference: %w", err)
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&dsv1.DeviceSyncPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&dsv1.SyncRun{}, builder.WithPredicates(runSummaryChanged())).
-		Named("devicesyncpolicy").
-		Complete(r)
+		Owns(&dsv1.SyncRun{}, builder.WithPredicates(runSummaryChanged()))
+	for _, k := range watchedKinds { // metadata only: the cache never holds Secret data
+		b = b.Watches(k.obj, handler.EnqueueRequestsFromMapFunc(r.policiesReferencing(k.index)), builder.OnlyMetadata)
+	}
+	return b.Named("devicesyncpolicy").Complete(r)
 }
 
 // runSummaryChanged lets through creations, deletions, and the updates of a run that change what the
@@ -205,6 +222,13 @@ func (r *DeviceSyncPolicyReconciler) apiReader() client.Reader {
 		return r.Client
 	}
 	return r.APIReader
+}
+
+func (r *DeviceSyncPolicyReconciler) stalledInterval() time.Duration {
+	if r.StalledInterval <= 0 {
+		return DefaultStalledInterval
+	}
+	return r.StalledInterval
 }
 
 func (r *DeviceSyncPolicyReconciler) retryInterval() time.Duration {

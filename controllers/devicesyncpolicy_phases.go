@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -130,6 +132,7 @@ func (r *DeviceSyncPolicyReconciler) steps() []step {
 	return []step{
 		{"validating", r.validate},
 		{"listing runs", r.listRuns},
+		{"superseding blocked runs", r.supersedeBlocked},
 		{"scheduling", r.scheduleRuns},
 		{"handling run-now", r.runNow},
 		{"pruning history", r.pruneHistory},
@@ -149,28 +152,99 @@ func (r *DeviceSyncPolicyReconciler) validate(ctx context.Context, s *policyScop
 		s.checks = append(s.checks, r.Validator.Validate(ctx, s.policy)...)
 	}
 	s.ready = computeReadiness(s.checks)
-	if !s.ready.ready && !s.ready.stalled {
+	switch {
+	case s.ready.stalled:
+		s.requeueWithin(r.stalledInterval()) // the watches see a fixed Secret; this catches fixes elsewhere
+	case !s.ready.ready:
 		s.requeueWithin(r.retryInterval())
 	}
 	return nil
 }
 
-// listRuns finds the runs the policy controls: selected by the policy label, then kept only when their
-// controller owner reference is this policy's UID, so a run of another policy (or of an earlier policy
-// of the same name) is never counted, replaced or pruned.
+// listRuns finds the runs the policy controls (policyRuns: by label, then by controller reference).
 func (r *DeviceSyncPolicyReconciler) listRuns(ctx context.Context, s *policyScope) error {
-	var list dsv1.SyncRunList
-	if err := r.List(ctx, &list, client.InNamespace(s.policy.Namespace),
-		client.MatchingLabels{dsv1.PolicyLabel: policyLabelValue(s.policy.Name)}); err != nil {
-		return fmt.Errorf("listing SyncRuns labelled %s=%s: %w", dsv1.PolicyLabel, policyLabelValue(s.policy.Name), err)
+	runs, err := policyRuns(ctx, r.Client, s.policy)
+	if err != nil {
+		return err
 	}
-	for _, run := range list.Items {
-		if metav1.IsControlledBy(&run, s.policy) {
-			s.runs = append(s.runs, run)
+	s.runs, s.listed = runs, true
+	return nil
+}
+
+// ReasonSuperseded ends a Blocked run that a newer run of its policy made out of date.
+const ReasonSuperseded = "Superseded"
+
+// supersedeBlocked ends the policy's Blocked runs that a newer run made out of date: once a newer run
+// has read both systems (finished, in any phase: readBothSystems), an older plan can no longer be
+// approved (approving it would re-plan anyway), and without this a policy blocked every hour would pile
+// up runs waiting for approval. They end Failed, reason Superseded, so the failed-runs history limit
+// prunes them.
+func (r *DeviceSyncPolicyReconciler) supersedeBlocked(ctx context.Context, s *policyScope) error {
+	for i := range s.runs {
+		old := &s.runs[i]
+		if old.Status.Phase != dsv1.PhaseBlocked {
+			continue
+		}
+		var newer *dsv1.SyncRun
+		for j := range s.runs {
+			if n := &s.runs[j]; readBothSystems(n) && supersedes(n, old) && (newer == nil || supersedes(n, newer) || startedLater(n, newer)) {
+				newer = n
+			}
+		}
+		if newer == nil {
+			continue
+		}
+		msg := fmt.Sprintf("superseded by the newer run %s (%s): this plan is out of date and can no longer be approved", newer.Name, newer.Status.Phase)
+		err := writeRunStatus(ctx, r.Client, r.apiReader(), old, func(run *dsv1.SyncRun) error {
+			if run.Status.Phase != dsv1.PhaseBlocked {
+				return errNotBlocked // approved and executing again, or ended meanwhile: its own result stands
+			}
+			now := metav1.NewTime(s.now)
+			run.Status.Phase, run.Status.CompletionTime = dsv1.PhaseFailed, &now
+			meta.RemoveStatusCondition(&run.Status.Conditions, dsv1.ConditionBlocked)
+			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonSuperseded, msg)
+			return nil
+		})
+		switch {
+		case errors.Is(err, errNotBlocked), errors.Is(err, errReplaced):
+			continue
+		case err != nil:
+			return err
+		}
+		if r.Recorder != nil {
+			r.Recorder.Eventf(old, s.policy, corev1.EventTypeNormal, "RunSuperseded", "Supersede", "%s", msg)
 		}
 	}
-	s.listed = true
 	return nil
+}
+
+// errNotBlocked refuses to supersede a run that is no longer Blocked.
+var errNotBlocked = errors.New("the SyncRun is no longer Blocked")
+
+// supersedes reports whether run n, which read both systems, planned after the Blocked run b. Runs of a
+// policy execute one at a time, so a run that started in a later second planned later. Start times
+// have a precision of one second: of two runs started within the same second, which planned first is
+// not known. Two Blocked plans that close are equally fresh, and the one created later stays (so they
+// never pile up); a Blocked run is never superseded by a run of the same second that applied or failed,
+// since it may have planned after it (the next run supersedes it). A run not yet started is not ordered.
+func supersedes(n, b *dsv1.SyncRun) bool {
+	tn, tb := n.Status.StartTime, b.Status.StartTime
+	switch {
+	case n.UID == b.UID || tn == nil || tb == nil:
+		return false
+	case !tn.Equal(tb):
+		return tb.Before(tn)
+	case n.Status.Phase != dsv1.PhaseBlocked:
+		return false
+	case !n.CreationTimestamp.Equal(&b.CreationTimestamp):
+		return b.CreationTimestamp.Before(&n.CreationTimestamp)
+	}
+	return b.Name < n.Name
+}
+
+// startedLater reports whether a started in a later second than b (the newest superseding run is named).
+func startedLater(a, b *dsv1.SyncRun) bool {
+	return a.Status.StartTime != nil && b.Status.StartTime != nil && b.Status.StartTime.Before(a.Status.StartTime)
 }
 
 // scheduleRuns creates the run of the slot that is due, CronJob style.
@@ -460,19 +534,6 @@ func finishedAt(run *dsv1.SyncRun) time.Time {
 	}
 }
 
-// maxNameLength bounds the names this controller gives runs and label values (DNS-1123 label length).
-const maxNameLength = 63
-
-// policyLabelValue is the value of the policy label on its runs: the policy name, or when that is too
-// long for a label value, a prefix of it followed by 8 hex characters of its SHA-256. The label only
-// selects candidates; the controller reference decides.
-func policyLabelValue(policy string) string {
-	if len(policy) <= maxNameLength {
-		return policy
-	}
-	return shortened(policy, maxNameLength)
-}
-
 // manualRunName is the name of the run of a run-now value: "<policy>-now-<8 hex of sha256(value)>",
 // deterministic so that a request is never run twice. A policy name too long for 63 characters is
 // shortened to a prefix and 8 hex characters of its own SHA-256, as schedule.RunName does.
@@ -483,17 +544,4 @@ func manualRunName(policy, value string) string {
 		return policy + suffix
 	}
 	return shortened(policy, maxNameLength-len(suffix)) + suffix
-}
-
-// shortened returns a prefix of name and 8 hex characters of name's SHA-256, at most n characters,
-// ending with a letter or digit.
-func shortened(name string, n int) string {
-	sum := sha256.Sum256([]byte(name))
-	hash := hex.EncodeToString(sum[:4])
-	keep := n - len(hash) - 1
-	prefix := strings.TrimRight(name[:min(keep, len(name))], "-.")
-	if prefix == "" {
-		return hash
-	}
-	return prefix + "-" + hash
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ const (
 	ReasonReady = "Ready"
 	// ReasonInvalidSchedule: the schedule does not parse (an unknown time zone, an interval CEL let through).
 	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonProgressingWithRetry (Reconciling=True, Flux's reason): a transient failure is being retried.
+	ReasonProgressingWithRetry = "ProgressingWithRetry"
 )
 
 // maxHistory is how many finished runs status.history lists (the API's MaxItems).
@@ -115,9 +118,17 @@ func (r *DeviceSyncPolicyReconciler) computeStatus(s *policyScope) {
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionStalled)
 	}
-	// kstatus Reconciling is only true while work for the observed generation is in progress; a reconcile
-	// here is synchronous, so it is never left set.
-	meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionReconciling)
+	// kstatus Reconciling is true while work for the observed generation is still in progress: here, while
+	// a transient failure is retried (Flux's ProgressingWithRetry; Ready=False keeps the failure's reason
+	// and message). A reconcile is otherwise synchronous, so it is never left set; a Stalled policy waits
+	// for a person and is not reconciling.
+	if !s.ready.ready && !s.ready.stalled {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: dsv1.ConditionReconciling, Status: metav1.ConditionTrue,
+			Reason: ReasonProgressingWithRetry, Message: fmt.Sprintf("retrying every %s: %s", r.retryInterval(), s.ready.message),
+			ObservedGeneration: p.Generation})
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionReconciling)
+	}
 }
 
 // computeRunStatus writes the fields that come from the runs: active, history and the latest results.

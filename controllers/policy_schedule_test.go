@@ -364,9 +364,9 @@ func TestPolicyThatIsNotReadyCreatesNoScheduledRuns(t *testing.T) {
 		wantRequeue time.Duration
 	}{
 		{
-			name:       "a check that needs a person makes the policy Stalled",
+			name:       "a check that needs a person makes the policy Stalled, checked again on the slow interval",
 			checks:     staticValidator{{Name: "Secrets", Reason: "SecretNotFound", Message: `Secret "destiny" not found`}},
-			wantReason: "SecretNotFound", wantStalled: true,
+			wantReason: "SecretNotFound", wantStalled: true, wantRequeue: 20 * time.Minute,
 		},
 		{
 			name:       "a transient failure is retried and not Stalled",
@@ -380,7 +380,7 @@ func TestPolicyThatIsNotReadyCreatesNoScheduledRuns(t *testing.T) {
 			p.Spec.Schedule.StartingDeadlineSeconds = ptr(int64(600))
 			createPolicy(t, p)
 			r := directReconciler(tt.checks)
-			r.RetryInterval = 2 * time.Minute
+			r.RetryInterval, r.StalledInterval = 2*time.Minute, 20*time.Minute
 			res := reconcileWith(t, r, p, at(day, 6, 40))
 			if runs := runsOf(t, p); len(runs) != 0 {
 				t.Fatalf("runs %v, want none", names(runs))

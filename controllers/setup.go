@@ -46,7 +46,7 @@ type Options struct {
 
 // Setup registers the DeviceSyncPolicy and SyncRun controllers with the manager. They share one
 // Connector (so a policy's runs share its Destiny patron cache) reading Secrets through the manager's
-// API reader: Secrets are read when needed, never cached or watched.
+// API reader: Secrets are read when needed, never cached (the policy controller watches only their metadata).
 func Setup(mgr ctrl.Manager, o Options) error {
 	limits := o.HostLimits
 	if limits == nil {

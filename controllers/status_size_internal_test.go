@@ -67,7 +67,7 @@ func TestRunStatusStaysFarBelowEtcdsLimit(t *testing.T) {
 			run := &dsv1.SyncRun{ObjectMeta: metav1.ObjectMeta{Name: "lincoln-ipads-20261123-1140z", Namespace: "lincoln", Generation: 1},
 				Spec: dsv1.SyncRunSpec{PolicyRef: dsv1.LocalObjectReference{Name: "lincoln-ipads"}, Trigger: dsv1.TriggerManual}}
 			s := &runScope{run: run, mode: dsv1.ModeEnforce, report: rep, attempted: attempted}
-			finalStatus(s, metav1.Now())
+			finalStatus(s, run, metav1.Now())
 
 			b, err := json.Marshal(run)
 			if err != nil {

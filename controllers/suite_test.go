@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,6 +48,10 @@ var (
 	// waiting for the API server's event aggregation.
 	recorded = &eventLog{}
 )
+
+// ownPolicyManagerLabel marks a policy that a test reconciles with a policy manager of its own
+// (startPolicyManager): the suite's policy manager does not watch it.
+const ownPolicyManagerLabel = "test.devicesync.k12.dev/own-policy-manager"
 
 // Namespaces of the suite.
 const (
@@ -111,7 +116,12 @@ func runSuite(m *testing.M) int {
 		return fail("creating namespace "+policyNS, err)
 	}
 
-	policyMgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	notOwn, err := labels.Parse("!" + ownPolicyManagerLabel)
+	if err != nil {
+		return fail("label selector", err)
+	}
+	policyMgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{&dsv1.DeviceSyncPolicy{}: {Label: notOwn}}}})
 	if err != nil {
 		return fail("policy manager", err)
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,6 +42,9 @@ const (
 // Lifecycle:
 //   - Pending or new: executed. Running, but not executing in this process: the manager that ran it
 //     stopped; the run is taken over and re-planned from fresh reads, so nothing is applied twice.
+//   - Waiting: another run of its policy executes in this manager (the registry wakes this one when that
+//     one ends, no polling), or another manager holds the run's lease (looked at again every lease
+//     duration: that manager is out of this one's reach).
 //   - Blocked: waits until the approve annotation equals status.blocked.planDigest, then re-plans and
 //     applies if the plan is still the one approved (otherwise it is Blocked again, with the new digest).
 //   - Succeeded, PartiallyFailed, Failed: done.
@@ -104,17 +108,19 @@ func (r *SyncRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	err := r.execute(ctx, s)
 	switch {
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err), errors.Is(err, errReplaced):
 		return ctrl.Result{}, nil // deleted under us
+	case err == nil && s.waitingForLease:
+		// Another manager executes the run: out of reach of this one's registry, so look again when its
+		// lease would have expired had it stopped renewing it.
+		log.FromContext(ctx).V(1).Info("waiting for the manager that holds the run's lease", "holder", s.waitingFor)
+		return ctrl.Result{RequeueAfter: r.leases.duration}, nil
 	case err == nil && s.waitingFor != "":
+		// The policy's executing run is in this manager: its release wakes this run (executions.release).
 		log.FromContext(ctx).V(1).Info("waiting for the policy's executing run", "other", s.waitingFor)
-		return ctrl.Result{RequeueAfter: waitForOtherRun}, nil
 	}
 	return ctrl.Result{}, err
 }
-
-// waitForOtherRun is how often a run checks whether its policy's executing run has finished.
-const waitForOtherRun = 2 * time.Second
 
 // reader reads uncached when an API reader is set.
 func (r *SyncRunReconciler) reader() client.Reader {
@@ -152,8 +158,11 @@ func (r *SyncRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.running.cancelRun(e.Object.GetUID())
 		return true
 	}}
+	// A run that waits for its policy's executing run is put back on the queue when that run releases
+	// the policy (executions.release): no polling.
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&dsv1.SyncRun{}, builder.WithPredicates(cancelDeleted)).
+		WatchesRawSource(r.running.wakeSource()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: n}).
 		Named("syncrun").
 		Complete(r)

@@ -35,8 +35,11 @@ type runScope struct {
 	attempted map[string]error
 	// failure is a run-level failure before the engine ran (reason, message).
 	failReason, failMessage string
-	// waitingFor names another run of the policy executing in this manager: this one waits.
-	waitingFor string
+	// waitingFor names what this run waits for: another run of the policy executing in this manager (the
+	// registry wakes this one when it ends), or another manager holding the run's lease
+	// (waitingForLease: out of reach, so looked at again after the lease duration).
+	waitingFor      string
+	waitingForLease bool
 }
 
 // approved reports whether a Blocked run's approve annotation names its plan.
@@ -76,9 +79,9 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	other, ok := r.running.claim(s.policy.UID, s.run.UID, s.run.Name, cancel)
+	other, ok := r.running.claim(s.policy.UID, s.run.UID, client.ObjectKeyFromObject(s.run), cancel)
 	if !ok {
-		s.waitingFor = other
+		s.waitingFor = other // woken when it releases the policy
 		return nil
 	}
 	defer r.running.release(s.policy.UID, s.run.UID)
@@ -88,6 +91,7 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	}
 	if !ok {
 		s.waitingFor = "manager " + holder + ", which holds the run's lease"
+		s.waitingForLease = true
 		return nil
 	}
 	defer r.leases.release(ctx, s.run)
@@ -122,7 +126,7 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	})
 	deleted := stop.wait()
 	if ctx.Err() != nil || deleted || runCtx.Err() != nil {
-		r.running.markStarted(s.run.UID, true)
+		r.running.forget(s.run.UID)
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -220,25 +224,11 @@ func (r *SyncRunReconciler) loadPolicy(ctx context.Context, s *runScope) error {
 	return nil
 }
 
-// start marks the run Running with the policy generation it executes. The patch carries the run's
-// resourceVersion: if another writer moved the run since it was read, the start fails with a conflict
-// and the reconcile is retried on a fresh read, so a run is never started twice.
+// start marks the run Running with the policy generation it executes, through the run's one status
+// writer. The write is refused when the run's phase moved since this reconcile read it (another writer
+// started or finished it): the reconcile is then retried on a fresh read, so a run is never started twice.
 func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
-	run := s.run
-	patch := client.MergeFromWithOptions(run.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	now := metav1.NewTime(r.now())
-	if run.Status.StartTime == nil {
-		run.Status.StartTime = &now
-	}
-	run.Status.ObservedGeneration = run.Generation
-	run.Status.Phase = dsv1.PhaseRunning
-	run.Status.Mode = s.mode
-	run.Status.PolicyGeneration = s.policy.Generation
-	run.Status.Progress = dsv1.Progress{}
-	// What an earlier attempt (a blocked plan, a run taken over) recorded is replaced by this execution's.
-	run.Status.Blocked, run.Status.Changes, run.Status.ChangesOmitted, run.Status.Errors = nil, nil, 0, nil
-	run.Status.Summary, run.Status.CompletionTime = dsv1.RunSummary{}, nil
-	run.Status.Schools, run.Status.FixList = nil, nil
+	phase := s.run.Status.Phase
 	msg := fmt.Sprintf("reading Destiny and %s", s.compiled.Kind.Name)
 	switch {
 	case s.takenOver:
@@ -246,19 +236,38 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	case s.approvedDigest != "":
 		msg = "approved: re-planning and applying if the plan is still " + plan.ShortDigest(s.approvedDigest) + "; " + msg
 	}
-	setCondition(run, dsv1.ConditionReconciling, metav1.ConditionTrue, "Running", msg)
-	meta.RemoveStatusCondition(&run.Status.Conditions, dsv1.ConditionBlocked)
-	if err := r.Status().Patch(ctx, run, patch); err != nil {
+	err := r.writeStatus(ctx, s.run, func(run *dsv1.SyncRun) error {
+		if run.Status.Phase != phase {
+			return fmt.Errorf("SyncRun %s/%s moved from phase %q to %q before it started: deciding again", run.Namespace, run.Name, phase, run.Status.Phase)
+		}
+		now := metav1.NewTime(r.now())
+		if run.Status.StartTime == nil {
+			run.Status.StartTime = &now
+		}
+		run.Status.ObservedGeneration = run.Generation
+		run.Status.Phase = dsv1.PhaseRunning
+		run.Status.Mode = s.mode
+		run.Status.PolicyGeneration = s.policy.Generation
+		run.Status.Progress = dsv1.Progress{}
+		// What an earlier attempt (a blocked plan, a run taken over) recorded is replaced by this execution's.
+		run.Status.Blocked, run.Status.Changes, run.Status.ChangesOmitted, run.Status.Errors = nil, nil, 0, nil
+		run.Status.Summary, run.Status.CompletionTime = dsv1.RunSummary{}, nil
+		run.Status.Schools, run.Status.FixList = nil, nil
+		setCondition(run, dsv1.ConditionReconciling, metav1.ConditionTrue, "Running", msg)
+		meta.RemoveStatusCondition(&run.Status.Conditions, dsv1.ConditionBlocked)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	r.running.markStarted(run.UID, false)
+	r.running.markStarted(s.run.UID)
 	switch {
 	case s.takenOver:
-		r.event(run, s.policy, "Normal", "RunTakenOver", "Execute", msg)
+		r.event(s.run, s.policy, "Normal", "RunTakenOver", "Execute", msg)
 	case s.approvedDigest != "":
-		r.event(run, s.policy, "Normal", "RunApproved", "Execute", fmt.Sprintf("plan %s approved; applying it", plan.ShortDigest(s.approvedDigest)))
+		r.event(s.run, s.policy, "Normal", "RunApproved", "Execute", fmt.Sprintf("plan %s approved; applying it", plan.ShortDigest(s.approvedDigest)))
 	default:
-		r.event(run, s.policy, "Normal", "RunStarted", "Execute", fmt.Sprintf("%s run of policy %s started", s.mode, s.policy.Name))
+		r.event(s.run, s.policy, "Normal", "RunStarted", "Execute", fmt.Sprintf("%s run of policy %s started", s.mode, s.policy.Name))
 	}
 	return nil
 }
@@ -286,18 +295,17 @@ func (r *SyncRunReconciler) lastGood(ctx context.Context, s *runScope) plan.Base
 	if b := s.policy.Status.LastGoodSource; b != nil {
 		best, last = b.Time.Time, plan.Baseline{Items: int(b.Items), RosterRows: int(b.RosterRows)}
 	}
-	var runs dsv1.SyncRunList
-	if err := r.List(ctx, &runs, client.InNamespace(s.run.Namespace), client.MatchingLabels{dsv1.PolicyLabel: policyLabelValue(s.policy.Name)}); err != nil {
+	runs, err := policyRuns(ctx, r.Client, s.policy)
+	if err != nil {
 		return last
 	}
-	for i := range runs.Items {
-		o := &runs.Items[i]
-		good := o.Status.Phase == dsv1.PhaseSucceeded || o.Status.Phase == dsv1.PhasePartiallyFailed
-		if o.UID == s.run.UID || !good || o.Status.Mode == dsv1.ModeDryRun || o.Status.CompletionTime == nil || o.Status.Summary.DestinyItems == 0 {
+	for i := range runs {
+		o := &runs[i]
+		if o.UID == s.run.UID || !goodRun(o) {
 			continue
 		}
-		if o.Status.CompletionTime.After(best) {
-			best = o.Status.CompletionTime.Time
+		if at := finishedAt(o); at.After(best) {
+			best = at
 			last = plan.Baseline{Items: int(o.Status.Summary.DestinyItems), RosterRows: int(o.Status.Summary.RosterRows)}
 		}
 	}
@@ -351,9 +359,9 @@ func (r *SyncRunReconciler) writeProgress(ctx context.Context, cancel context.Ca
 			if !dirty {
 				continue
 			}
-			orig := s.run.DeepCopy()
-			s.run.Status.Progress = progressOf(pr)
-			if err := r.writeStatus(ctx, s.run, orig); errors.Is(err, errReplaced) {
+			progress := progressOf(pr)
+			err := r.writeStatus(ctx, s.run, func(run *dsv1.SyncRun) error { run.Status.Progress = progress; return nil })
+			if errors.Is(err, errReplaced) {
 				pw.mu.Lock()
 				pw.deleted = true
 				pw.mu.Unlock()

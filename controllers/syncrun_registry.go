@@ -2,20 +2,23 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	gosync "sync"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 )
 
 // executions is the registry of the runs executing in this manager: at most one per policy, so two runs
 // of a policy (a scheduled one and a run-now, or two approvals) never read and write the same devices at
 // once, and a run deleted while it executes (concurrencyPolicy Replace) is cancelled at once, from the
 // watch, rather than at its next status write.
+//
+// A run that finds its policy's other run executing here waits without polling: claim records it as a
+// waiter, and release of the executing run puts every waiter of the policy back on the controller's
+// queue. Both happen under one lock, so a wake cannot be missed (a watch on the finished run's status
+// could be: its event may be handled before the execution releases its claim).
 type executions struct {
 	mu       gosync.Mutex
 	byPolicy map[types.UID]*execution
@@ -23,20 +26,28 @@ type executions struct {
 	// started are the runs this manager marked Running and has not finished (a retry after a transient
 	// error is not a takeover).
 	started map[types.UID]bool
+	// waiting are the runs, by policy, that found the policy's other run executing.
+	waiting map[types.UID][]types.NamespacedName
+	// queue is the SyncRun controller's work queue (set when the controller starts; nil in unit tests).
+	queue workqueue.TypedRateLimitingInterface[reconcile.Request]
 }
 
-// markStarted records that this manager started run; done=true forgets it.
-func (e *executions) markStarted(run types.UID, done bool) {
+// markStarted records that this manager started run.
+func (e *executions) markStarted(run types.UID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.started == nil {
 		e.started = map[types.UID]bool{}
 	}
-	if done {
-		delete(e.started, run)
-	} else {
-		e.started[run] = true
-	}
+	e.started[run] = true
+}
+
+// forget drops run from the runs this manager started: it finished, or was cancelled, deleted or left
+// for the next manager.
+func (e *executions) forget(run types.UID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.started, run)
 }
 
 // startedHere reports whether this manager started run.
@@ -52,33 +63,46 @@ type execution struct {
 	cancel      context.CancelFunc
 }
 
-// claim registers run as its policy's executing run. It returns the name of the policy's other executing
-// run, and false, when there is one.
-func (e *executions) claim(policy, run types.UID, runName string, cancel context.CancelFunc) (string, bool) {
+// claim registers run as its policy's executing run. When the policy has another executing run, it
+// returns that run's name and false, and records run (key) as waiting: release wakes it.
+func (e *executions) claim(policy, run types.UID, key types.NamespacedName, cancel context.CancelFunc) (string, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.byPolicy == nil {
-		e.byPolicy, e.byRun = map[types.UID]*execution{}, map[types.UID]*execution{}
+		e.byPolicy, e.byRun, e.waiting = map[types.UID]*execution{}, map[types.UID]*execution{}, map[types.UID][]types.NamespacedName{}
 	}
 	if other, ok := e.byPolicy[policy]; ok && other.run != run {
+		for _, k := range e.waiting[policy] {
+			if k == key {
+				return other.runName, false
+			}
+		}
+		e.waiting[policy] = append(e.waiting[policy], key)
 		return other.runName, false
 	}
-	x := &execution{policy: policy, run: run, runName: runName, cancel: cancel}
+	x := &execution{policy: policy, run: run, runName: key.Name, cancel: cancel}
 	e.byPolicy[policy], e.byRun[run] = x, x
 	return "", true
 }
 
-// release unregisters run.
+// release unregisters run and wakes the runs of its policy that waited for it. One of them claims the
+// policy next; the others wait again, for that one.
 func (e *executions) release(policy, run types.UID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if x, ok := e.byPolicy[policy]; ok && x.run == run {
 		delete(e.byPolicy, policy)
+		for _, key := range e.waiting[policy] {
+			if e.queue != nil {
+				e.queue.Add(reconcile.Request{NamespacedName: key}) // never blocks; ignored once the queue is shut down
+			}
+		}
+		delete(e.waiting, policy)
 	}
 	delete(e.byRun, run)
 }
 
-// cancel stops the execution of run, if it executes here; it reports whether it did.
+// cancelRun stops the execution of run, if it executes here; it reports whether it did.
 func (e *executions) cancelRun(run types.UID) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -89,38 +113,12 @@ func (e *executions) cancelRun(run types.UID) bool {
 	return false
 }
 
-// errReplaced says the run object is gone or is another object now (deleted and re-created under the
-// same name, by kubectl replace --force or a GitOps re-sync): its execution must stop and write nothing.
-var errReplaced = errors.New("the SyncRun was deleted or replaced")
-
-// writeStatus patches run's status (computed from orig) with optimistic locking. On a conflict it
-// re-reads the run: the same object (someone changed its metadata) gets the status again; another
-// object under the same name is never given this execution's status (errReplaced).
-func (r *SyncRunReconciler) writeStatus(ctx context.Context, run, orig *dsv1.SyncRun) error {
-	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
-	for attempt := 1; ; attempt++ {
-		err := r.Status().Patch(ctx, run, patch)
-		switch {
-		case err == nil:
-			return nil
-		case apierrors.IsNotFound(err):
-			return errReplaced
-		case !apierrors.IsConflict(err) || attempt == 5:
-			return err
-		}
-		var fresh dsv1.SyncRun
-		if err := r.reader().Get(ctx, client.ObjectKeyFromObject(run), &fresh); err != nil {
-			if apierrors.IsNotFound(err) {
-				return errReplaced
-			}
-			return err
-		}
-		if fresh.UID != run.UID {
-			return errReplaced
-		}
-		status := run.Status
-		patch = client.MergeFromWithOptions(fresh.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		fresh.Status = status
-		*run = fresh
-	}
+// wakeSource is the controller source through which release puts waiting runs back on the queue.
+func (e *executions) wakeSource() source.Source {
+	return source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.queue = q
+		return nil
+	})
 }

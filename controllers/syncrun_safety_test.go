@@ -60,6 +60,7 @@ func TestTwoManagersWithoutLeaderElectionExecuteARunOnce(t *testing.T) {
 func TestARunWhoseLeaseAnotherManagerHoldsWaitsUntilTheLeaseIsGone(t *testing.T) {
 	ctx := context.Background()
 	e := newRunEnv(t, 100)
+	e.leaseDuration = 2 * time.Second // how often a run whose lease another manager holds looks again
 	p := e.policy("leased", false)
 	if err := k8s.Create(ctx, p); err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestARunWhoseLeaseAnotherManagerHoldsWaitsUntilTheLeaseIsGone(t *testing.T)
 	}
 	e.startRunManager(t)
 
-	time.Sleep(3 * time.Second) // a few reconciles of the run (it re-checks every 2s)
+	time.Sleep(3 * time.Second) // a few reconciles of the run (it re-checks every lease duration, 2s here)
 	held := waitRun(t, run, "the run read back", func(*dsv1.SyncRun) bool { return true })
 	if held.Status.Phase == dsv1.PhaseRunning || held.Status.Phase == dsv1.PhaseSucceeded || e.proWrites() != 0 {
 		t.Fatalf("a run whose lease another live manager holds was executed: phase %s, %d Jamf writes", held.Status.Phase, e.proWrites())
@@ -162,4 +163,31 @@ func TestPoliciesOnOneJamfServerShareItsConnectionLimit(t *testing.T) {
 	if peak := e.limits.Peak(u.Host); peak < 2 || peak > 5 {
 		t.Errorf("the manager's limiter peaked at %d for %s, want between 2 and 5 (it carried the requests, within the limit)", peak, u.Host)
 	}
+}
+
+func TestASecondRunOfAPolicyWaitsForTheExecutingOneAndStartsWhenItEnds(t *testing.T) {
+	e := newRunEnv(t, 300)
+	// Slow Jamf writes so that the first run is still applying when the second arrives.
+	e.pro.HTTP().SetKnobs(simhttp.Knobs{Latency: 5 * time.Millisecond})
+	p := e.policy("one-at-a-time", false)
+	p.Spec.Target.JamfPro.MaxConcurrency = 1
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	e.startRunManager(t)
+	first := e.createRun(t, "one-at-a-time-1", p.Name)
+	waitRun(t, first, "the first run is applying", func(r *dsv1.SyncRun) bool { return r.Status.Progress.Done >= 2 })
+	second := e.createRun(t, "one-at-a-time-2", p.Name)
+
+	// Nothing polls: only the first run's end wakes the second.
+	done := waitRun(t, second, "the second run succeeded", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseSucceeded })
+	firstDone := waitRun(t, first, "the first run succeeded", func(r *dsv1.SyncRun) bool { return r.Status.Phase == dsv1.PhaseSucceeded })
+	if done.Status.StartTime.Before(firstDone.Status.CompletionTime) {
+		t.Errorf("the second run started at %s, before the first ended at %s", done.Status.StartTime, firstDone.Status.CompletionTime)
+	}
+	if done.Status.Summary.Changed != 0 {
+		t.Errorf("the second run re-planned %d changes the first had applied, want none", done.Status.Summary.Changed)
+	}
+	e.checkJamfProState(t)
+	e.checkOneLostModeCommandPerDevice(t)
 }

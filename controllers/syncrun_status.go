@@ -11,7 +11,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
@@ -55,13 +54,13 @@ const (
 )
 
 // finish computes the run's final status once (from the engine's report, or the failure that stopped
-// the run before the engine ran), patches it once, and records the events and metrics.
+// the run before the engine ran), writes it once through the run's status writer, and then records the
+// events and metrics of the result written.
 func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
-	run := s.run
-	orig := run.DeepCopy()
+	final := s.run.DeepCopy()
 	now := metav1.NewTime(r.now())
-	st := &run.Status
-	st.ObservedGeneration = run.Generation
+	st := &final.Status
+	st.ObservedGeneration = final.Generation
 	if st.StartTime == nil {
 		st.StartTime = &now
 	}
@@ -69,42 +68,46 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		st.Mode = s.mode
 	}
 	meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionReconciling)
-	eventType, reason, note := finalStatus(s, now)
+	eventType, reason, note := finalStatus(s, final, now)
 	if s.report != nil {
 		if err := r.writeFixList(ctx, s, st); err != nil {
-			log.FromContext(ctx).Error(err, "writing the run's fix list", "run", run.Name)
-			r.event(run, s.policy, "Warning", "FixListNotWritten", "Execute", "the per-school fix list could not be written: "+err.Error())
+			log.FromContext(ctx).Error(err, "writing the run's fix list", "run", final.Name)
+			r.event(s.run, s.policy, "Warning", "FixListNotWritten", "Execute", "the per-school fix list could not be written: "+err.Error())
 		}
 	}
-	err := r.writeStatus(ctx, run, orig)
+	err := r.writeStatus(ctx, s.run, func(run *dsv1.SyncRun) error {
+		run.Status = *final.Status.DeepCopy()
+		return nil
+	})
 	if err == nil || errors.Is(err, errReplaced) {
-		r.running.markStarted(run.UID, true)
+		r.running.forget(s.run.UID)
 	}
 	if err != nil {
 		if errors.Is(err, errReplaced) {
-			log.FromContext(ctx).Info("run deleted or replaced before its result was written: result dropped", "run", run.Name)
+			log.FromContext(ctx).Info("run deleted or replaced before its result was written: result dropped", "run", s.run.Name)
 			return nil
 		}
 		return err
 	}
-	r.event(run, s.policy, eventType, reason, "Execute", note)
+	// The result is written: say so once, in events and metrics. (Older Blocked runs this one makes out of
+	// date are superseded by the policy controller, which sees this result through its watch on runs.)
+	r.event(s.run, s.policy, eventType, reason, "Execute", note)
 	if s.policy != nil {
-		r.event(s.policy, run, eventType, reason, "Execute", run.Name+": "+note)
+		r.event(s.policy, s.run, eventType, reason, "Execute", s.run.Name+": "+note)
 	}
 	r.observe(s)
-	if s.report != nil {
-		if err := r.supersedeBlocked(ctx, s); err != nil {
-			log.FromContext(ctx).Error(err, "superseding the policy's older Blocked runs")
-		}
-	}
 	return nil
+}
+
+// writeStatus writes a run's status through the one writer (writeRunStatus), re-reading uncached.
+func (r *SyncRunReconciler) writeStatus(ctx context.Context, run *dsv1.SyncRun, set func(*dsv1.SyncRun) error) error {
+	return writeRunStatus(ctx, r.Client, r.reader(), run, set)
 }
 
 // finalStatus sets the phase, the summary, the bounded lists and the conditions of a finished run, from
 // the engine's report or the failure that stopped the run before the engine ran, and returns the event
-// to record.
-func finalStatus(s *runScope, now metav1.Time) (eventType, reason, note string) {
-	run := s.run
+// to record. run is the copy of s.run that receives the final status.
+func finalStatus(s *runScope, run *dsv1.SyncRun, now metav1.Time) (eventType, reason, note string) {
 	st := &run.Status
 	eventType = "Normal"
 	switch rep := s.report; {
@@ -161,38 +164,6 @@ func finalStatus(s *runScope, now metav1.Time) (eventType, reason, note string) 
 		meta.RemoveStatusCondition(&st.Conditions, dsv1.ConditionBlocked)
 	}
 	return eventType, reason, note
-}
-
-// ReasonSuperseded ends a Blocked run that a newer run of its policy made out of date.
-const ReasonSuperseded = "Superseded"
-
-// supersedeBlocked ends the policy's older Blocked runs once a newer run has read both systems: their
-// plans are out of date (approving one would re-plan anyway), and without this a policy blocked every
-// hour would pile up runs waiting for approval. They end Failed, reason Superseded, so the failed-runs
-// history limit prunes them.
-func (r *SyncRunReconciler) supersedeBlocked(ctx context.Context, s *runScope) error {
-	var runs dsv1.SyncRunList
-	if err := r.List(ctx, &runs, client.InNamespace(s.run.Namespace), client.MatchingLabels{dsv1.PolicyLabel: policyLabelValue(s.policy.Name)}); err != nil {
-		return err
-	}
-	for i := range runs.Items {
-		old := &runs.Items[i]
-		// Runs of a policy execute one at a time, so a Blocked run seen now was planned before this one.
-		if old.UID == s.run.UID || old.Status.Phase != dsv1.PhaseBlocked || !metav1.IsControlledBy(old, s.policy) {
-			continue
-		}
-		patch := client.MergeFromWithOptions(old.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		now := metav1.NewTime(r.now())
-		msg := fmt.Sprintf("superseded by the newer run %s (%s): this plan is out of date and can no longer be approved", s.run.Name, s.run.Status.Phase)
-		old.Status.Phase, old.Status.CompletionTime = dsv1.PhaseFailed, &now
-		meta.RemoveStatusCondition(&old.Status.Conditions, dsv1.ConditionBlocked)
-		setCondition(old, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonSuperseded, msg)
-		if err := r.Status().Patch(ctx, old, patch); err != nil {
-			return client.IgnoreNotFound(err)
-		}
-		r.event(old, s.policy, "Normal", "RunSuperseded", "Execute", msg)
-	}
-	return nil
 }
 
 // fillFromReport writes the summary, the bounded change list and the errors.
