@@ -17,6 +17,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -47,6 +48,9 @@ func main() {
 		requireLabel  bool
 		leaderNS      string
 		maxRunTimeout time.Duration
+		shardSel      string
+		maxRuns       int
+		perHost       int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
@@ -58,6 +62,9 @@ func main() {
 	flag.StringVar(&leaderNS, "leader-election-namespace", "", "Namespace of the leader election lease; empty: the manager's own namespace in a cluster (required outside one, or use --leader-elect=false).")
 	flag.StringVar(&allowedHosts, "allowed-hosts", "", "Comma-separated hosts policies may name as Destiny or Jamf URLs (host, *.domain, either with :port); empty: any host. See README, Security.")
 	flag.DurationVar(&maxRunTimeout, "max-run-timeout", 0, "Cap on every policy's spec.runTimeout (0: no cap beyond the policy's own, default 1h).")
+	flag.StringVar(&shardSel, "watch-label-selector", "", "Take only the policies (and their runs) whose labels match, e.g. sharding.devicesync.k12.dev/key=shard1; the main replica of a sharded install takes !sharding.devicesync.k12.dev/key. Each shard elects its own leader. Empty: every policy.")
+	flag.IntVar(&maxRuns, "max-concurrent-runs", controllers.DefaultMaxConcurrentRuns, "Runs executing at once in this manager (one per policy at most); the others wait their turn.")
+	flag.IntVar(&perHost, "max-requests-per-host", 0, "Cap on requests in flight to any one Destiny or Jamf host, across all policies (0: each system's own limit: Jamf Pro maxConcurrency, default 5; Jamf School 5; Destiny 10).")
 	flag.BoolVar(&requireLabel, "require-credentials-label", false, "Read only Secrets labelled devicesync.k12.dev/credentials=true (credentials, rosters, CA bundles).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -68,6 +75,11 @@ func main() {
 	hosts, err := httpx.ParseAllowedHosts(allowedHosts)
 	if err != nil {
 		setupLog.Error(err, "invalid --allowed-hosts")
+		os.Exit(2)
+	}
+	shard, err := controllers.ParseShardSelector(shardSel)
+	if err != nil {
+		setupLog.Error(err, "invalid --watch-label-selector")
 		os.Exit(2)
 	}
 
@@ -90,7 +102,8 @@ func main() {
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
-		LeaderElectionID:              "devicesync-operator.devicesync.k12.dev",
+		LeaderElectionID:              controllers.LeaderElectionID(shard),
+		Cache:                         cache.Options{ByObject: controllers.ShardCache(shard)},
 		LeaderElectionNamespace:       leaderNS,
 		LeaderElectionReleaseOnCancel: true,
 	})
@@ -102,7 +115,8 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := controllers.Setup(mgr, controllers.Options{RosterRoot: rosterRoot, AllowedHosts: hosts, RequireCredentialsLabel: requireLabel, MaxRunTimeout: maxRunTimeout}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{RosterRoot: rosterRoot, AllowedHosts: hosts, RequireCredentialsLabel: requireLabel,
+		MaxRunTimeout: maxRunTimeout, MaxConcurrentRuns: maxRuns, MaxRequestsPerHost: perHost}); err != nil {
 		setupLog.Error(err, "unable to create controllers")
 		os.Exit(1)
 	}

@@ -226,12 +226,17 @@ func TestTheManagerArgsFollowTheValues(t *testing.T) {
 		{"requireCredentialsLabel is --require-credentials-label", []string{"--set", "requireCredentialsLabel=true"},
 			append(slices.Clone(base), "--require-credentials-label")},
 		{"maxRunTimeout is --max-run-timeout", []string{"--set", "maxRunTimeout=2h"}, append(slices.Clone(base), "--max-run-timeout=2h")},
+		{"watchLabelSelector is --watch-label-selector (a shard)", []string{"--set", "watchLabelSelector=sharding.devicesync.k12.dev/key=shard1"},
+			append(slices.Clone(base), "--watch-label-selector=sharding.devicesync.k12.dev/key=shard1")},
+		{"maxConcurrentRuns is --max-concurrent-runs", []string{"--set", "maxConcurrentRuns=8"}, append(slices.Clone(base), "--max-concurrent-runs=8")},
+		{"maxRequestsPerHost is --max-requests-per-host", []string{"--set", "maxRequestsPerHost=4"}, append(slices.Clone(base), "--max-requests-per-host=4")},
 		{"extraArgs come last", []string{"--set", "extraArgs={--zap-log-level=debug}"}, append(slices.Clone(base), "--zap-log-level=debug")},
 		{"every value set", []string{"--values", filepath.Join("testdata", "all-values.yaml")}, []string{
 			"--leader-elect", "--metrics-bind-address=:9443", "--metrics-cert-dir=/etc/devicesync/metrics-cert",
 			"--health-probe-bind-address=:8081", "--roster-root=/var/run/devicesync/rosters",
 			"--allowed-hosts=destiny.lincoln.k12.us,*.jamfcloud.com", "--require-credentials-label",
-			"--max-run-timeout=2h", "--zap-log-level=debug"}},
+			"--max-run-timeout=2h", "--watch-label-selector=sharding.devicesync.k12.dev/key=shard1", "--max-concurrent-runs=8",
+			"--max-requests-per-host=4", "--zap-log-level=debug"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d appsv1.Deployment

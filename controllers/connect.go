@@ -68,6 +68,8 @@ type Connector struct {
 	Limits *httpx.HostLimits
 	// Guard is the manager's --allowed-hosts and the https-only rule.
 	Guard httpx.Guard
+	// MaxRequestsPerHost caps every system's in-flight limit (zero: each system's own).
+	MaxRequestsPerHost int
 	// Kinds are the MDMs policies may target (nil: DefaultTargetKinds).
 	Kinds []TargetKind
 	// RequireCredentialsLabel makes the manager read only Secrets labelled
@@ -154,6 +156,9 @@ func (c *Connector) httpClient(ctx context.Context, ns, path, rawURL string, ins
 	}
 	if err := c.Guard.Check(u, insecure); err != nil {
 		return nil, &ConfigError{Reason: ReasonHostNotAllowed, Message: fmt.Sprintf("spec.%s.url: %v", path, err)}
+	}
+	if c.MaxRequestsPerHost > 0 {
+		limit = min(limit, c.MaxRequestsPerHost)
 	}
 	opts := httpx.ClientOptions{MaxConns: limit, Limits: c.Limits, Limit: limit, Base: c.Transport}
 	if ca != nil {

@@ -397,11 +397,15 @@ func (r *DeviceSyncPolicyReconciler) pruneHistory(ctx context.Context, s *policy
 // reference to the policy, and nothing else of the policy's metadata: an Argo CD tracking label or
 // annotation copied onto runs would make Argo CD prune or adopt them.
 func (r *DeviceSyncPolicyReconciler) newRun(p *dsv1.DeviceSyncPolicy, name string, trigger dsv1.Trigger, slot *metav1.Time) *dsv1.SyncRun {
+	runLabels := map[string]string{dsv1.PolicyLabel: policyLabelValue(p.Name)}
+	if shard, ok := p.Labels[ShardLabel]; ok { // the run goes to its policy's shard
+		runLabels[ShardLabel] = shard
+	}
 	return &dsv1.SyncRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
 			Namespace: p.Namespace,
-			Labels:    map[string]string{dsv1.PolicyLabel: policyLabelValue(p.Name)},
+			Labels:    runLabels,
 		},
 		Spec: dsv1.SyncRunSpec{
 			PolicyRef:     dsv1.LocalObjectReference{Name: p.Name},

@@ -29,6 +29,9 @@ type Options struct {
 	RunLeaseDuration time.Duration
 	// MaxRunTimeout caps every policy's spec.runTimeout (zero: no cap).
 	MaxRunTimeout time.Duration
+	// MaxRequestsPerHost caps the requests in flight to any one host across all policies (zero: each
+	// system's own limit).
+	MaxRequestsPerHost int
 	// ProgressInterval bounds how often a run's progress is written (zero: DefaultProgressInterval).
 	ProgressInterval time.Duration
 	// RetestInterval is how long a successful connection test is trusted (zero: DefaultRetestInterval).
@@ -53,7 +56,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		limits = httpx.NewHostLimits()
 	}
 	conn := &Connector{Reader: mgr.GetAPIReader(), Transport: o.Transport, RosterRoot: o.RosterRoot, Limits: limits,
-		Guard: httpx.Guard{AllowedHosts: o.AllowedHosts}, RequireCredentialsLabel: o.RequireCredentialsLabel}
+		Guard: httpx.Guard{AllowedHosts: o.AllowedHosts}, RequireCredentialsLabel: o.RequireCredentialsLabel,
+		MaxRequestsPerHost: o.MaxRequestsPerHost}
 	policies := &DeviceSyncPolicyReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: o.Clock, RetryInterval: o.RetryInterval,
 		Validator: &ConnectionValidator{Connector: conn, Clock: o.Clock, RetestInterval: o.RetestInterval},
