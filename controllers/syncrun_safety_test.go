@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -110,8 +111,10 @@ func TestAnExpiredLeaseOfAStoppedManagerIsTakenOver(t *testing.T) {
 
 func TestARunPastItsTimeoutFailsDeadlineExceededKeepingWhatItApplied(t *testing.T) {
 	e := newRunEnv(t, 400)
-	e.maxRunTimeout = 1500 * time.Millisecond // the manager's cap, standing in for a policy's runTimeout
-	e.pro.HTTP().SetKnobs(simhttp.Knobs{Latency: 20 * time.Millisecond})
+	// Reads are quick; every Jamf write takes 200 ms, one at a time: about 200 changes need 40 s, and the
+	// manager's cap (standing in for a policy's runTimeout) ends the run after 5 s, with the reads long done.
+	e.maxRunTimeout = 5 * time.Second
+	e.transport = slowWrites{base: e.transport, delay: 200 * time.Millisecond}
 	p := e.policy("slow", false)
 	p.Spec.Target.JamfPro.MaxConcurrency = 1
 	if err := k8s.Create(context.Background(), p); err != nil {
@@ -190,4 +193,21 @@ func TestASecondRunOfAPolicyWaitsForTheExecutingOneAndStartsWhenItEnds(t *testin
 	}
 	e.checkJamfProState(t)
 	e.checkOneLostModeCommandPerDevice(t)
+}
+
+// slowWrites delays every request that writes (PATCH, POST, PUT) by delay before sending it.
+type slowWrites struct {
+	base  http.RoundTripper
+	delay time.Duration
+}
+
+func (s slowWrites) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet && !strings.HasSuffix(r.URL.Path, "/token") && !strings.HasSuffix(r.URL.Path, "/accessToken") {
+		select {
+		case <-time.After(s.delay):
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return s.base.RoundTrip(r)
 }
