@@ -43,17 +43,6 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return e.Message }
 
-// Condition reasons of ConfigError.
-const (
-	ReasonSecretNotFound   = "SecretNotFound"
-	ReasonSecretKeyMissing = "SecretKeyMissing"
-	ReasonInvalidTemplate  = "InvalidTemplate"
-	ReasonInvalidRoster    = "InvalidRoster"
-	ReasonInvalidURL       = "InvalidURL"
-	// ReasonSecretNotLabelled: the manager requires the credentials label and the Secret lacks it.
-	ReasonSecretNotLabelled = "SecretNotLabelled"
-)
-
 // Connector builds a policy's clients from its spec and Secrets, read when called (so a rotated secret
 // is used by the next run). It keeps one Destiny patron cache per policy, shared by the policy's runs.
 type Connector struct {
@@ -139,13 +128,6 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 		Target: tgt, Kind: kind}
 	return conn, nil
 }
-
-// ReasonHostNotAllowed says a policy's URL is refused by the manager: not https (without insecure), or
-// not in --allowed-hosts.
-const ReasonHostNotAllowed = "HostNotAllowed"
-
-// ReasonInvalidCABundle says a policy's caBundle cannot be read or holds no certificate.
-const ReasonInvalidCABundle = "InvalidCABundle"
 
 // httpClient builds the HTTP client of one system of a policy: the manager's guard on its URL, its CA
 // bundle, and the manager-wide limit of requests in flight to its host.

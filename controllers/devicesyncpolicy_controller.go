@@ -210,18 +210,10 @@ func runSummary(run *dsv1.SyncRun) any {
 		meta.FindStatusCondition(run.Status.Conditions, dsv1.ConditionFailed)}
 }
 
-func (r *DeviceSyncPolicyReconciler) clock() clock.Clock {
-	if r.Clock == nil {
-		return clock.Real{}
-	}
-	return r.Clock
-}
+func (r *DeviceSyncPolicyReconciler) clock() clock.Clock { return clockOr(r.Clock) }
 
 func (r *DeviceSyncPolicyReconciler) apiReader() client.Reader {
-	if r.APIReader == nil {
-		return r.Client
-	}
-	return r.APIReader
+	return uncached(r.APIReader, r.Client)
 }
 
 func (r *DeviceSyncPolicyReconciler) stalledInterval() time.Duration {
@@ -241,10 +233,7 @@ func (r *DeviceSyncPolicyReconciler) retryInterval() time.Duration {
 // event records an event about the policy now. Use it for actions that happen once by nature (a run
 // created, a run deleted); decisions that a stale read could repeat go through scope.defer.
 func (r *DeviceSyncPolicyReconciler) event(policy *dsv1.DeviceSyncPolicy, e pendingEvent) {
-	if r.Recorder == nil {
-		return
-	}
-	r.Recorder.Eventf(policy, e.related, e.eventType, e.reason, e.action, "%s", e.note)
+	record(r.Recorder, policy, e.related, e.eventType, e.reason, e.action, e.note)
 }
 
 // parseSchedule turns the API's schedule into the schedule package's, which checks what CEL cannot

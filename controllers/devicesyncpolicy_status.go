@@ -16,16 +16,6 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/metrics"
 )
 
-// Condition reasons of the policy.
-const (
-	// ReasonReady: every check passed.
-	ReasonReady = "Ready"
-	// ReasonInvalidSchedule: the schedule does not parse (an unknown time zone, an interval CEL let through).
-	ReasonInvalidSchedule = "InvalidSchedule"
-	// ReasonProgressingWithRetry (Reconciling=True, Flux's reason): a transient failure is being retried.
-	ReasonProgressingWithRetry = "ProgressingWithRetry"
-)
-
 // maxHistory is how many finished runs status.history lists (the API's MaxItems).
 const maxHistory = 10
 

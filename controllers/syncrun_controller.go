@@ -123,12 +123,7 @@ func (r *SyncRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 }
 
 // reader reads uncached when an API reader is set.
-func (r *SyncRunReconciler) reader() client.Reader {
-	if r.APIReader == nil {
-		return r.Client
-	}
-	return r.APIReader
-}
+func (r *SyncRunReconciler) reader() client.Reader { return uncached(r.APIReader, r.Client) }
 
 // SetupWithManager registers the reconciler.
 func (r *SyncRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -168,12 +163,7 @@ func (r *SyncRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-func (r *SyncRunReconciler) now() time.Time {
-	if r.Clock == nil {
-		return time.Now()
-	}
-	return r.Clock.Now()
-}
+func (r *SyncRunReconciler) now() time.Time { return clockOr(r.Clock).Now() }
 
 func (r *SyncRunReconciler) progressInterval() time.Duration {
 	if r.ProgressInterval <= 0 {
@@ -184,10 +174,7 @@ func (r *SyncRunReconciler) progressInterval() time.Duration {
 
 // event records an event about obj (a run or its policy); related is the other one.
 func (r *SyncRunReconciler) event(obj, related runtime.Object, eventType, reason, action, note string) {
-	if r.Recorder == nil || obj == nil {
-		return
-	}
-	r.Recorder.Eventf(obj, related, eventType, reason, action, "%s", note)
+	record(r.Recorder, obj, related, eventType, reason, action, note)
 }
 
 // adopt gives a run created by hand the policy's label and controller reference, so the policy's

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	gosync "sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,29 +16,6 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
 	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
-
-// runScope is what the steps of one execution share.
-type runScope struct {
-	run    *dsv1.SyncRun
-	policy *dsv1.DeviceSyncPolicy
-	mode   dsv1.SyncMode
-	// approvedDigest is the digest the approve annotation names, when it approves the blocked plan.
-	approvedDigest string
-	// takenOver is true when the run was Running but not executing here: its manager stopped.
-	takenOver bool
-	compiled  *compiled
-	conn      *Connection
-	report    *engine.Report
-	// attempted maps the device key of every change the apply step attempted to its error (nil: applied).
-	attempted map[string]error
-	// failure is a run-level failure before the engine ran (reason, message).
-	failReason, failMessage string
-	// waitingFor names what this run waits for: another run of the policy executing in this manager (the
-	// registry wakes this one when it ends), or another manager holding the run's lease
-	// (waitingForLease: out of reach, so looked at again after the lease duration).
-	waitingFor      string
-	waitingForLease bool
-}
 
 // approved reports whether a Blocked run's approve annotation names its plan.
 func (r *SyncRunReconciler) approved(s *runScope) bool {
@@ -154,27 +129,6 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 	return r.finish(ctx, s)
 }
 
-// ReasonDeadlineExceeded fails a run that passed spec.runTimeout.
-const ReasonDeadlineExceeded = "DeadlineExceeded"
-
-// runTimeout is the policy's spec.runTimeout (default 1h), at most limit when limit is set.
-func (s *runScope) runTimeout(limit time.Duration) time.Duration {
-	d := time.Hour
-	if t := s.policy.Spec.RunTimeout; t != nil && t.Duration > 0 {
-		d = t.Duration
-	}
-	if limit > 0 {
-		d = min(d, limit)
-	}
-	return d
-}
-
-// deadline is when this execution must end: runTimeout from now, on the wall clock, since it bounds real
-// work (a run taken over after a restart gets the full timeout again: it re-reads and re-plans anyway).
-func (s *runScope) deadline(limit time.Duration) time.Time {
-	return time.Now().Add(s.runTimeout(limit))
-}
-
 // phaseAt says how far a run got, for the deadline's message.
 func phaseAt(rep *engine.Report) string {
 	if len(rep.Plan.Changes) == 0 && rep.Applied+rep.FailedChanges == 0 {
@@ -263,11 +217,11 @@ func (r *SyncRunReconciler) start(ctx context.Context, s *runScope) error {
 	r.running.markStarted(s.run.UID)
 	switch {
 	case s.takenOver:
-		r.event(s.run, s.policy, "Normal", "RunTakenOver", "Execute", msg)
+		r.event(s.run, s.policy, "Normal", EventRunTakenOver, "Execute", msg)
 	case s.approvedDigest != "":
-		r.event(s.run, s.policy, "Normal", "RunApproved", "Execute", fmt.Sprintf("plan %s approved; applying it", plan.ShortDigest(s.approvedDigest)))
+		r.event(s.run, s.policy, "Normal", EventRunApproved, "Execute", fmt.Sprintf("plan %s approved; applying it", plan.ShortDigest(s.approvedDigest)))
 	default:
-		r.event(s.run, s.policy, "Normal", "RunStarted", "Execute", fmt.Sprintf("%s run of policy %s started", s.mode, s.policy.Name))
+		r.event(s.run, s.policy, "Normal", EventRunStarted, "Execute", fmt.Sprintf("%s run of policy %s started", s.mode, s.policy.Name))
 	}
 	return nil
 }
@@ -310,100 +264,4 @@ func (r *SyncRunReconciler) lastGood(ctx context.Context, s *runScope) plan.Base
 		}
 	}
 	return last
-}
-
-// progressWriter writes the latest progress at most every interval, from its own goroutine, so the
-// engine's workers never wait on the API server. A write that finds the run gone cancels the run.
-type progressWriter struct {
-	mu      gosync.Mutex
-	latest  engine.Progress
-	dirty   bool
-	deleted bool
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-func (p *progressWriter) update(pr engine.Progress) {
-	p.mu.Lock()
-	p.latest, p.dirty = pr, true
-	p.mu.Unlock()
-}
-
-// wait stops the writer and reports whether it found the run deleted.
-func (p *progressWriter) wait() bool {
-	close(p.stop)
-	<-p.done
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.deleted
-}
-
-func (r *SyncRunReconciler) writeProgress(ctx context.Context, cancel context.CancelFunc, s *runScope) *progressWriter {
-	pw := &progressWriter{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(pw.done)
-		t := time.NewTicker(r.progressInterval())
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-pw.stop:
-				return
-			case <-t.C:
-			}
-			pw.mu.Lock()
-			pr, dirty := pw.latest, pw.dirty
-			pw.dirty = false
-			pw.mu.Unlock()
-			if !dirty {
-				continue
-			}
-			progress := progressOf(pr)
-			err := r.writeStatus(ctx, s.run, func(run *dsv1.SyncRun) error { run.Status.Progress = progress; return nil })
-			if errors.Is(err, errReplaced) {
-				pw.mu.Lock()
-				pw.deleted = true
-				pw.mu.Unlock()
-				cancel()
-				return
-			}
-		}
-	}()
-	return pw
-}
-
-func progressOf(p engine.Progress) dsv1.Progress {
-	return dsv1.Progress{Total: int32(p.Total), Done: int32(p.Done), Ratio: fmt.Sprintf("%d/%d", p.Done, p.Total)}
-}
-
-// logChanges writes every change of the run to the structured log, the complete audit trail (the status
-// keeps a bounded list). Student data stays out of the default log: at the default verbosity each change
-// is its serial, device, item, action, result and the names of the fields it wrote; the old and new values
-// (names, usernames, emails, rooms) are logged at verbosity 1 (--zap-log-level=debug or higher), a
-// documented choice for a district that wants them in its log pipeline.
-func logChanges(ctx context.Context, s *runScope) {
-	logger := log.FromContext(ctx).WithValues("policy", s.policy.Name, "run", s.run.Name, "mode", s.mode)
-	values := logger.V(1).Enabled()
-	rep := s.report
-	for _, c := range rep.Plan.Changes {
-		outcome := s.changeResult(c.DeviceKey)
-		kv := []any{"serial", c.Serial, "device", c.DeviceKey, "item", c.ItemID, "action", c.Action, "result", outcome}
-		fields := make([]string, 0, len(c.Fields))
-		for _, f := range c.Fields {
-			fields = append(fields, f.Field)
-			if values {
-				kv = append(kv, f.Field, f.Old+" -> "+f.New)
-			}
-		}
-		kv = append(kv, "fields", strings.Join(fields, ","))
-		if err := s.attempted[c.DeviceKey]; err != nil {
-			kv = append(kv, "error", err.Error())
-		}
-		logger.Info("device change", kv...)
-	}
-	for _, sk := range rep.Plan.Skips {
-		logger.V(1).Info("device skipped", "serial", sk.Serial, "rawSerial", sk.RawSerial, "item", sk.ItemID, "device", sk.DeviceKey,
-			"reason", sk.Reason, "message", sk.Message)
-	}
 }

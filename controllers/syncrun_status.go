@@ -45,14 +45,6 @@ const (
 	ResultNotAttempted = "NotAttempted"
 )
 
-// Run condition reasons beyond the engine's blocked reasons.
-const (
-	ReasonSucceeded       = "Succeeded"
-	ReasonDryRun          = "DryRun"
-	ReasonPartiallyFailed = "PartiallyFailed"
-	ReasonRunFailed       = "RunFailed"
-)
-
 // finish computes the run's final status once (from the engine's report, or the failure that stopped
 // the run before the engine ran), writes it once through the run's status writer, and then records the
 // events and metrics of the result written.
@@ -72,7 +64,7 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 	if s.report != nil {
 		if err := r.writeFixList(ctx, s, st); err != nil {
 			log.FromContext(ctx).Error(err, "writing the run's fix list", "run", final.Name)
-			r.event(s.run, s.policy, "Warning", "FixListNotWritten", "Execute", "the per-school fix list could not be written: "+err.Error())
+			r.event(s.run, s.policy, "Warning", EventFixListNotWritten, "Execute", "the per-school fix list could not be written: "+err.Error())
 		}
 	}
 	err := r.writeStatus(ctx, s.run, func(run *dsv1.SyncRun) error {
@@ -115,7 +107,7 @@ func finalStatus(s *runScope, run *dsv1.SyncRun, now metav1.Time) (eventType, re
 		st.Phase, st.CompletionTime = dsv1.PhaseFailed, &now
 		st.Errors = []dsv1.RunError{{Reason: s.failReason, Message: s.failMessage}}
 		setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, s.failReason, s.failMessage)
-		eventType, reason, note = "Warning", "RunFailed", s.failMessage
+		eventType, reason, note = "Warning", EventRunFailed, s.failMessage
 	default:
 		fillFromReport(s, st)
 		switch rep.Outcome {
@@ -125,7 +117,7 @@ func finalStatus(s *runScope, run *dsv1.SyncRun, now metav1.Time) (eventType, re
 			msg := fmt.Sprintf("%s; nothing was written. Review status.changes, then approve this plan with: kubectl annotate syncrun -n %s %s %s=%s --overwrite",
 				rep.Blocked.Message, run.Namespace, run.Name, dsv1.ApproveAnnotation, rep.Plan.Digest)
 			setCondition(run, dsv1.ConditionBlocked, metav1.ConditionTrue, rep.Blocked.Reason, msg)
-			eventType, reason, note = "Warning", "RunBlocked", msg
+			eventType, reason, note = "Warning", EventRunBlocked, msg
 		case engine.Planned:
 			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhaseSucceeded, &now, nil
 			msg := fmt.Sprintf("dry run: %d changes planned, nothing written; %s", len(rep.Plan.Changes), countsText(st.Summary))
@@ -133,18 +125,18 @@ func finalStatus(s *runScope, run *dsv1.SyncRun, now metav1.Time) (eventType, re
 				msg += "; an Enforce run of this plan would be blocked: " + rep.Blocked.Message
 			}
 			setCondition(run, dsv1.ConditionComplete, metav1.ConditionTrue, ReasonDryRun, msg)
-			reason, note = "RunSucceeded", msg
+			reason, note = EventRunSucceeded, msg
 		case engine.Succeeded:
 			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhaseSucceeded, &now, nil
 			msg := fmt.Sprintf("%d changes applied; %s", rep.Applied, countsText(st.Summary))
 			setCondition(run, dsv1.ConditionComplete, metav1.ConditionTrue, ReasonSucceeded, msg)
-			reason, note = "RunSucceeded", msg
+			reason, note = EventRunSucceeded, msg
 		case engine.PartiallyFailed:
 			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhasePartiallyFailed, &now, nil
 			msg := fmt.Sprintf("%d of %d changes failed (see status.errors); %d applied; %s", rep.FailedChanges,
 				len(rep.Plan.Changes), rep.Applied, countsText(st.Summary))
 			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonPartiallyFailed, msg)
-			eventType, reason, note = "Warning", "RunPartiallyFailed", msg
+			eventType, reason, note = "Warning", EventRunPartiallyFailed, msg
 		default:
 			st.Phase, st.CompletionTime = dsv1.PhaseFailed, &now
 			msg := "run failed"
@@ -156,7 +148,7 @@ func finalStatus(s *runScope, run *dsv1.SyncRun, now metav1.Time) (eventType, re
 				why = s.failReason // DeadlineExceeded
 			}
 			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, why, msg)
-			eventType, reason, note = "Warning", "RunFailed", msg
+			eventType, reason, note = "Warning", EventRunFailed, msg
 		}
 	}
 	if st.Phase == dsv1.PhaseSucceeded {

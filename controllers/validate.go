@@ -26,18 +26,6 @@ const (
 	DefaultFailedRetestInterval = time.Minute
 )
 
-// Ready condition reasons of the checks.
-const (
-	ReasonDestinyUnreachable  = "DestinyUnreachable"
-	ReasonDestinyAuthFailed   = "DestinyAuthFailed"
-	ReasonTargetUnreachable   = "TargetUnreachable"
-	ReasonTargetAuthFailed    = "TargetAuthFailed"
-	ReasonUnknownBuilding     = "UnknownBuilding"
-	ReasonUnsupportedByTarget = "UnsupportedByTarget"
-	// ReasonInvalidResourceType: a resource type name matches no type of Destiny's hierarchy, or more than one.
-	ReasonInvalidResourceType = "InvalidResourceType"
-)
-
 // ConnectionValidator is the PolicyValidator of the manager. In order: the templates parse; the
 // Secrets exist with their keys (and the roster reads); then, at most every RetestInterval, both
 // connections are tested and every school's building (Jamf Pro) or location (Jamf School) is looked up.
@@ -122,12 +110,7 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return def
 }
 
-func (v *ConnectionValidator) now() time.Time {
-	if v.Clock == nil {
-		return time.Now()
-	}
-	return v.Clock.Now()
-}
+func (v *ConnectionValidator) now() time.Time { return clockOr(v.Clock).Now() }
 
 // ForgetPolicy drops what is cached for a deleted policy: its connection tests and its Destiny patron
 // cache (patron details are personal data: they do not outlive the policy).
@@ -199,9 +182,6 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 	}
 	return append(checks, Check{Name: "Schools", OK: true})
 }
-
-// ReasonInsecureConnection warns that a policy allows plain http to one of its systems.
-const ReasonInsecureConnection = "InsecureConnection"
 
 // insecureConnections warns (a passing check with a message) for every system whose insecure flag is set.
 func insecureConnections(p *dsv1.DeviceSyncPolicy, kind *TargetKind, e Endpoint) []Check {
