@@ -28,19 +28,15 @@ const (
 
 // referencedSecrets are the names of the Secrets p names: credentials, a roster, caBundles.
 func referencedSecrets(p *dsv1.DeviceSyncPolicy) []string {
-	src, tgt := p.Spec.Source.Destiny, p.Spec.Target
+	src := p.Spec.Source.Destiny
 	names := []string{src.CredentialsSecretRef.Name}
 	if rs := src.Roster; rs != nil && rs.SecretRef != nil {
 		names = append(names, rs.SecretRef.Name)
 	}
 	cas := []*dsv1.CABundleSource{src.CABundle}
-	if tgt.JamfPro != nil {
-		names = append(names, tgt.JamfPro.CredentialsSecretRef.Name)
-		cas = append(cas, tgt.JamfPro.CABundle)
-	}
-	if tgt.JamfSchool != nil {
-		names = append(names, tgt.JamfSchool.CredentialsSecretRef.Name)
-		cas = append(cas, tgt.JamfSchool.CABundle)
+	if _, e, err := targetKind(nil, &p.Spec.Target); err == nil {
+		names = append(names, e.CredentialsSecret)
+		cas = append(cas, e.CABundle)
 	}
 	for _, ca := range cas {
 		if ca != nil && ca.SecretRef != nil {
@@ -52,17 +48,14 @@ func referencedSecrets(p *dsv1.DeviceSyncPolicy) []string {
 
 // referencedConfigMaps are the names of the ConfigMaps p names: a roster, caBundles.
 func referencedConfigMaps(p *dsv1.DeviceSyncPolicy) []string {
-	src, tgt := p.Spec.Source.Destiny, p.Spec.Target
+	src := p.Spec.Source.Destiny
 	var names []string
 	if rs := src.Roster; rs != nil && rs.ConfigMapRef != nil {
 		names = append(names, rs.ConfigMapRef.Name)
 	}
 	cas := []*dsv1.CABundleSource{src.CABundle}
-	if tgt.JamfPro != nil {
-		cas = append(cas, tgt.JamfPro.CABundle)
-	}
-	if tgt.JamfSchool != nil {
-		cas = append(cas, tgt.JamfSchool.CABundle)
+	if _, e, err := targetKind(nil, &p.Spec.Target); err == nil {
+		cas = append(cas, e.CABundle)
 	}
 	for _, ca := range cas {
 		if ca != nil && ca.ConfigMapRef != nil {

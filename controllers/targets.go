@@ -41,6 +41,8 @@ type Endpoint struct {
 	URL      string
 	Insecure bool
 	CABundle *dsv1.CABundleSource
+	// CredentialsSecret names the Secret with the target's credentials.
+	CredentialsSecret string
 	// Concurrency is the most requests in flight to it (the manager-wide per-host limit applies too).
 	Concurrency int
 }
@@ -80,7 +82,8 @@ func jamfProEndpoint(t *dsv1.Target) (Endpoint, bool) {
 	if conc <= 0 {
 		conc = pro.DefaultMaxConcurrency
 	}
-	return Endpoint{URL: t.JamfPro.URL, Insecure: t.JamfPro.Insecure, CABundle: t.JamfPro.CABundle, Concurrency: conc}, true
+	return Endpoint{URL: t.JamfPro.URL, Insecure: t.JamfPro.Insecure, CABundle: t.JamfPro.CABundle, Concurrency: conc,
+		CredentialsSecret: t.JamfPro.CredentialsSecretRef.Name}, true
 }
 
 var jamfSchoolKind = TargetKind{
@@ -90,7 +93,7 @@ var jamfSchoolKind = TargetKind{
 			return Endpoint{}, false
 		}
 		return Endpoint{URL: t.JamfSchool.URL, Insecure: t.JamfSchool.Insecure, CABundle: t.JamfSchool.CABundle,
-			Concurrency: school.DefaultMaxConcurrency}, true
+			Concurrency: school.DefaultMaxConcurrency, CredentialsSecret: t.JamfSchool.CredentialsSecretRef.Name}, true
 	},
 	Place: func(s dsv1.SchoolMapping) (string, string) { return "location", s.Location },
 	Compile: func(spec *dsv1.DeviceSyncPolicySpec, p *plan.Policy, tmpl func(path, text string) *naming.Template) {
