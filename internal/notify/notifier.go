@@ -13,8 +13,10 @@ import (
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 )
 
-// NotifiedAnnotation on a run records the phase whose message was sent (or attempted): a run carrying
-// its current phase there is not reported again.
+// NotifiedAnnotation on a run records the result whose message was sent (or attempted): its phase, and
+// for Blocked also the first 12 characters of the plan digest (a run approved and then blocked again on
+// a new plan has a new approve command to send). A run carrying its current result there is not
+// reported again.
 const NotifiedAnnotation = "devicesync.k12.dev/notified"
 
 // DefaultOn are the phases reported when a webhook lists none.
@@ -54,7 +56,7 @@ func (n *Notifier) Notify(ctx context.Context, run *dsv1.SyncRun, policy *dsv1.D
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	defer cancel()
-	claimed, err := n.claim(ctx, run, string(phase))
+	claimed, err := n.claim(ctx, run, resultKey(run))
 	if err != nil || !claimed {
 		return err
 	}
@@ -77,9 +79,9 @@ func (n *Notifier) Notify(ctx context.Context, run *dsv1.SyncRun, policy *dsv1.D
 	return nil
 }
 
-// claim records phase in the run's NotifiedAnnotation, unless it is there already, with an optimistic
+// claim records key in the run's NotifiedAnnotation, unless it is there already, with an optimistic
 // lock on a fresh read: of two reconciles finishing the same result, one claims it and sends.
-func (n *Notifier) claim(ctx context.Context, run *dsv1.SyncRun, phase string) (bool, error) {
+func (n *Notifier) claim(ctx context.Context, run *dsv1.SyncRun, key string) (bool, error) {
 	reader := n.Reader
 	if reader == nil {
 		reader = n.Client
@@ -92,14 +94,14 @@ func (n *Notifier) claim(ctx context.Context, run *dsv1.SyncRun, phase string) (
 			}
 			return false, fmt.Errorf("reading run %s to record its notification: %w", run.Name, err)
 		}
-		if cur.UID != run.UID || cur.Annotations[NotifiedAnnotation] == phase {
+		if cur.UID != run.UID || cur.Annotations[NotifiedAnnotation] == key {
 			return false, nil
 		}
 		patch := client.MergeFromWithOptions(cur.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		if cur.Annotations == nil {
 			cur.Annotations = map[string]string{}
 		}
-		cur.Annotations[NotifiedAnnotation] = phase
+		cur.Annotations[NotifiedAnnotation] = key
 		err := n.Client.Patch(ctx, &cur, patch)
 		switch {
 		case err == nil:
@@ -113,4 +115,14 @@ func (n *Notifier) claim(ctx context.Context, run *dsv1.SyncRun, phase string) (
 		}
 	}
 	return false, fmt.Errorf("recording the notification of run %s: the run kept changing", run.Name)
+}
+
+// resultKey is the NotifiedAnnotation value of run's current result.
+func resultKey(run *dsv1.SyncRun) string {
+	key := string(run.Status.Phase)
+	if run.Status.Phase == dsv1.PhaseBlocked && run.Status.Blocked != nil {
+		d := run.Status.Blocked.PlanDigest
+		key += ":" + d[:min(12, len(d))]
+	}
+	return key
 }
