@@ -90,6 +90,12 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 	if s.policy != nil {
 		r.event(s.policy, run, eventType, reason, "Execute", run.Name+": "+note)
 	}
+	if r.Notifier != nil {
+		if err := r.Notifier.Notify(ctx, run, s.policy); err != nil {
+			log.FromContext(ctx).Error(err, "the run's notification was not delivered", "run", run.Name)
+			r.event(run, s.policy, "Warning", "NotificationFailed", "Notify", err.Error())
+		}
+	}
 	r.observe(s)
 	if s.report != nil {
 		if err := r.supersedeBlocked(ctx, s); err != nil {
