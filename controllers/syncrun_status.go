@@ -91,9 +91,9 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 		r.event(s.policy, run, eventType, reason, "Execute", run.Name+": "+note)
 	}
 	if r.Notifier != nil {
-		if err := r.Notifier.Notify(ctx, run, s.policy); err != nil {
-			log.FromContext(ctx).Error(err, "the run's notification was not delivered", "run", run.Name)
-			r.event(run, s.policy, "Warning", "NotificationFailed", "Notify", err.Error())
+		if err := r.Notifier.Notify(ctx, s.run, s.policy); err != nil {
+			log.FromContext(ctx).Error(err, "the run's notification was not delivered", "run", s.run.Name)
+			r.event(s.run, s.policy, "Warning", "NotificationFailed", "Notify", err.Error())
 		}
 	}
 	r.observe(s)
