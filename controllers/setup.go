@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/k12dev/devicesync-operator/internal/clock"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
+	"github.com/k12dev/devicesync-operator/internal/notify"
 )
 
 // Options configure both controllers.
@@ -69,6 +71,16 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: o.Clock, Connector: conn,
 		ProgressInterval: o.ProgressInterval, MaxConcurrentRuns: o.MaxConcurrentRuns, RetryPause: o.RetryPause,
 		Identity: o.Identity, RunLeaseDuration: o.RunLeaseDuration, MaxRunTimeout: o.MaxRunTimeout,
+		Notifier: &notify.Notifier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+			Sender: notify.NewSender(o.Transport, conn.Guard, limits), SecretValue: webhookURL(conn)},
 	}
 	return runs.SetupWithManager(mgr)
+}
+
+// webhookURL reads a policy's webhook URL under the Connector's Secret rules (the credentials label).
+func webhookURL(conn *Connector) func(ctx context.Context, ns, name, key string) (string, error) {
+	return func(ctx context.Context, ns, name, key string) (string, error) {
+		v, err := conn.secret(ctx, ns, "notifications.webhook.urlSecretRef", name, key)
+		return v[key], err
+	}
 }

@@ -21,6 +21,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/clock"
+	"github.com/k12dev/devicesync-operator/internal/notify"
 )
 
 // Defaults of the SyncRun controller.
@@ -77,6 +78,8 @@ type SyncRunReconciler struct {
 	RunLeaseDuration time.Duration
 	// MaxRunTimeout caps every policy's spec.runTimeout (the manager's --max-run-timeout; zero: no cap).
 	MaxRunTimeout time.Duration
+	// Notifier posts a finished run's result to its policy's webhook (nil: no webhooks).
+	Notifier *notify.Notifier
 
 	running executions
 	leases  runLeases

@@ -87,6 +87,12 @@ func (r *SyncRunReconciler) finish(ctx context.Context, s *runScope) error {
 	if s.policy != nil {
 		r.event(s.policy, s.run, eventType, reason, "Execute", s.run.Name+": "+note)
 	}
+	if r.Notifier != nil {
+		if err := r.Notifier.Notify(ctx, s.run, s.policy); err != nil {
+			log.FromContext(ctx).Error(err, "the run's notification was not delivered", "run", s.run.Name)
+			r.event(s.run, s.policy, "Warning", "NotificationFailed", "Notify", err.Error())
+		}
+	}
 	r.observe(s)
 	return nil
 }

@@ -88,6 +88,69 @@ type DeviceSyncPolicySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1m')",message="spec.runTimeout must be a duration of at least 1m, such as 45m or 2h"
 	// +optional
 	RunTimeout *metav1.Duration `json:"runTimeout,omitempty"`
+
+	// Notifications posts a message to a chat or alerting webhook when a run ends Failed,
+	// PartiallyFailed or Blocked (Events and the Prometheus alerts report them too).
+	// +optional
+	Notifications *Notifications `json:"notifications,omitempty"`
+}
+
+// Notifications says where a run's result is reported.
+type Notifications struct {
+	// Webhook posts one message per run result to a URL read from a Secret.
+	// +optional
+	Webhook *WebhookNotification `json:"webhook,omitempty"`
+}
+
+// WebhookFormat is the body a webhook receives.
+// +kubebuilder:validation:Enum=Slack;Teams;Generic
+type WebhookFormat string
+
+const (
+	// WebhookSlack: a Slack incoming webhook message (text and mrkdwn blocks).
+	WebhookSlack WebhookFormat = "Slack"
+	// WebhookTeams: a Microsoft Teams Workflows message carrying an Adaptive Card.
+	WebhookTeams WebhookFormat = "Teams"
+	// WebhookGeneric: the operator's own JSON object (see the README's Notifications section).
+	WebhookGeneric WebhookFormat = "Generic"
+)
+
+// WebhookNotification is one webhook.
+type WebhookNotification struct {
+	// URLSecretRef names the Secret key holding the webhook URL. The URL is a secret (Slack and Teams
+	// URLs carry a token): it is read at send time and never logged or written to status or events.
+	URLSecretRef SecretKeyReference `json:"urlSecretRef"`
+
+	// Format of the body: Slack, Teams or Generic (default Generic).
+	// +kubebuilder:default=Generic
+	// +optional
+	Format WebhookFormat `json:"format,omitempty"`
+
+	// On lists the run phases that are reported (default Failed, PartiallyFailed and Blocked;
+	// Succeeded may be added).
+	// +kubebuilder:default={Failed,PartiallyFailed,Blocked}
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +optional
+	On []NotifyPhase `json:"on,omitempty"`
+}
+
+// NotifyPhase is a final run phase a webhook may report.
+// +kubebuilder:validation:Enum=Succeeded;PartiallyFailed;Failed;Blocked
+type NotifyPhase string
+
+// SecretKeyReference names one key of a Secret in the same namespace.
+type SecretKeyReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Key holding the value (default url).
+	// +kubebuilder:default="url"
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Key string `json:"key,omitempty"`
 }
 
 // Schedule is a daily window of runs. Runs fall at window.start, start+every, start+2*every, ... up to

@@ -1,0 +1,4 @@
+package controllers
+
+// WebhookURL exposes the manager's webhook URL reader to the notification tests.
+var WebhookURL = webhookURL
