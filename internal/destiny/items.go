@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/k12dev/devicesync-operator/internal/httpx"
 	"github.com/k12dev/devicesync-operator/internal/serial"
@@ -140,6 +141,15 @@ func parseTime(s string) time.Time {
 	return time.Time{}
 }
 
+// intern returns the canonical copy of a value many items share (a status, a resource type, a site):
+// a district's 50,000 items then hold a handful of such strings instead of 50,000 copies of each.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
 // item converts one wire item; an item without a positive integer id or without a status is an error.
 func (w *wireItem) item(serialField string) (Item, error) {
 	id, err := strconv.Atoi(string(w.ID))
@@ -153,12 +163,12 @@ func (w *wireItem) item(serialField string) (Item, error) {
 		ID:               id,
 		GUID:             w.GUID,
 		Barcode:          w.Barcode,
-		Status:           strings.ToLower(strings.TrimSpace(w.Status)),
+		Status:           intern(strings.ToLower(strings.TrimSpace(w.Status))),
 		ResourceTypeID:   atoi(w.ResourceType.ID),
-		ResourceTypeGUID: w.ResourceType.GUID,
-		ResourceType:     w.ResourceType.Name,
+		ResourceTypeGUID: intern(w.ResourceType.GUID),
+		ResourceType:     intern(w.ResourceType.Name),
 		ResourceID:       atoi(w.Resource.ID),
-		ResourceName:     w.Resource.Name,
+		ResourceName:     intern(w.Resource.Name),
 	}
 	if s := serial.Normalize(w.SerialNumber); s != "" {
 		it.RawSerial, it.Serial, it.SerialSource = w.SerialNumber, s, "serialNumber"
@@ -181,7 +191,7 @@ func (w *wireItem) item(serialField string) (Item, error) {
 		}
 	}
 	if w.Site != nil {
-		it.SiteID, it.SiteGUID = atoi(w.Site.InternalID), w.Site.GUID
+		it.SiteID, it.SiteGUID = atoi(w.Site.InternalID), intern(w.Site.GUID)
 	}
 	if co := w.Checkout; co != nil && (co.DistrictID != "" || co.PatronID != "" || co.PatronGUID != "") {
 		it.Checkout = &Checkout{
@@ -294,16 +304,24 @@ func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	byID := make(map[int]bool, len(l.items))
-	out := make([]Item, 0, len(l.items))
-	for _, it := range l.items {
-		if byID[it.ID] {
-			continue
-		}
-		byID[it.ID] = true
-		out = append(out, it)
+	// Sorted by id in place; an item listed twice (under two types or sites) keeps its first listing.
+	n := 0
+	for _, p := range l.pages {
+		n += len(p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	items := make([]Item, 0, n) // one exact copy of the pages, which are then dropped
+	for _, p := range l.pages {
+		items = append(items, p...)
+	}
+	l.pages = nil
+	sort.SliceStable(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	out := items[:0]
+	for i := range items {
+		if i == 0 || items[i].ID != out[len(out)-1].ID {
+			out = append(out, items[i])
+		}
+	}
+	clear(items[len(out):])
 	return out, nil
 }
 
@@ -315,7 +333,7 @@ type lister struct {
 	cancel context.CancelFunc
 
 	mu    sync.Mutex
-	items []Item
+	pages [][]Item // each page's items as decoded
 	err   error
 }
 
@@ -336,7 +354,7 @@ func (l *lister) failed() bool {
 
 func (l *lister) add(items []Item) {
 	l.mu.Lock()
-	l.items = append(l.items, items...)
+	l.pages = append(l.pages, items)
 	l.mu.Unlock()
 }
 
