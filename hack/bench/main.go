@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -205,8 +206,8 @@ func run(c config) (bool, error) {
 		}
 		ok = ok && good
 	}
-	fmt.Printf("\nmanager process: peak RSS (VmHWM) %d MiB, peak heap in use %d MiB, GOGC %s, GOMEMLIMIT %s, GOMAXPROCS %d\n",
-		readStatusKiB("VmHWM")>>10, b.heap.peak()>>20, envOr("GOGC", "100"), envOr("GOMEMLIMIT", "off"), runtime.GOMAXPROCS(0))
+	fmt.Printf("\nmanager process: peak RSS (VmHWM) %d MiB, peak heap in use %d MiB, peak live heap %d MiB, GOGC %s, GOMEMLIMIT %s, GOMAXPROCS %d\n",
+		readStatusKiB("VmHWM")>>10, b.heap.peak()>>20, b.heap.peakLive()>>20, envOr("GOGC", "100"), envOr("GOMEMLIMIT", "off"), runtime.GOMAXPROCS(0))
 	if c.heapProfile != "" {
 		if err := b.heap.writeProfile(c.heapProfile); err != nil {
 			return false, err
@@ -556,10 +557,13 @@ func readStatusKiB(field string) uint64 {
 	return 0
 }
 
-// heapSampler samples the live heap every 50 ms and keeps a heap profile taken at the peak.
+// heapSampler samples the heap every 50 ms: the peak of the heap in use (live and not yet collected),
+// and a heap profile taken whenever the live heap after a collection reaches a new high (10% above the
+// last), which is what the profile describes: it is as of the last completed collection.
 type heapSampler struct {
 	mu      sync.Mutex
 	max     uint64
+	live    uint64
 	profile []byte
 	done    chan struct{}
 	once    sync.Once
@@ -567,6 +571,7 @@ type heapSampler struct {
 
 func newHeapSampler() *heapSampler {
 	h := &heapSampler{done: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	go func() {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
@@ -577,9 +582,12 @@ func newHeapSampler() *heapSampler {
 			case <-t.C:
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
+				metrics.Read(sample)
+				live := sample[0].Value.Uint64()
 				h.mu.Lock()
-				grew := ms.HeapInuse > h.max+h.max/10 // a new peak worth a profile (10% above the last)
+				grew := live > h.live+h.live/10
 				h.max = max(h.max, ms.HeapInuse)
+				h.live = max(h.live, live)
 				h.mu.Unlock()
 				if grew {
 					var buf bytes.Buffer
@@ -595,6 +603,9 @@ func newHeapSampler() *heapSampler {
 	return h
 }
 
+// peakLive is the largest live heap after a collection.
+func (h *heapSampler) peakLive() uint64 { h.mu.Lock(); defer h.mu.Unlock(); return h.live }
+
 func (h *heapSampler) peak() uint64 { h.mu.Lock(); defer h.mu.Unlock(); return h.max }
 func (h *heapSampler) stop()        { h.once.Do(func() { close(h.done) }) }
 
@@ -604,7 +615,7 @@ func (h *heapSampler) writeProfile(path string) error {
 	if h.profile == nil {
 		return errors.New("no heap profile taken")
 	}
-	fmt.Printf("heap profile near the peak: %s (go tool pprof -sample_index=inuse_space -top %s)\n", path, path)
+	fmt.Printf("heap profile at the peak live heap: %s (go tool pprof -sample_index=inuse_space -top %s)\n", path, path)
 	return os.WriteFile(path, h.profile, 0o644)
 }
 

@@ -1,7 +1,6 @@
 package destiny
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -641,9 +640,9 @@ func orUnknown(s string) string {
 // status; an answer without a "value" list is malformed.
 func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, error) {
 	var coll itemCollection
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&coll); err != nil {
+	// Unmarshal, not a Decoder: a Decoder copies the whole body into its own buffer first. The ids are
+	// json.Number fields either way; an item field's number value comes as float64 (read by item).
+	if err := json.Unmarshal(body, &coll); err != nil {
 		return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
 			StatusCode: http.StatusOK, Message: "item page is not valid JSON", Err: err}
 	}
