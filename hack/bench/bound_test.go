@@ -71,3 +71,26 @@ func TestRatio(t *testing.T) {
 		})
 	}
 }
+
+func TestRunIndex(t *testing.T) {
+	cases := []struct {
+		name  string
+		run   string
+		round int
+		want  int
+		ok    bool
+	}{
+		{"a run of this round names its district", policyName(7) + "-r2", 2, 7, true},
+		{"a run of another round is not counted", policyName(7) + "-r1", 2, 0, false},
+		{"a run the benchmark did not create is not counted", "district-07-now-1a2b3c4d", 2, 0, false},
+		{"another policy's run is not counted", "lincoln-ipads-r2", 2, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := runIndex(tc.run, tc.round)
+			if ok != tc.ok || (ok && got != tc.want) {
+				t.Errorf("runIndex(%q, %d) = %d, %v; want %d, %v", tc.run, tc.round, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -513,9 +513,9 @@ func (b *bench) report(r int, runs []runTimes, st simStats, wall time.Duration) 
 	}
 	_ = tw.Flush()
 	if b.cfg.shareJamf > 0 {
-		bound := SharedBound(all[:b.cfg.shareJamf], jamfLimit, b.cfg.latency)
-		fmt.Printf("the %d districts sharing one Jamf Pro host: all their Jamf calls need at least %s at %d in flight; the round took %s (ratio %.2f)\n",
-			b.cfg.shareJamf, bound.Round(10*time.Millisecond), jamfLimit, wall.Round(10*time.Millisecond), Ratio(wall, bound))
+		host := b.hello.Districts[0].JamfHost
+		fmt.Printf("the %d districts sharing Jamf Pro host %s: it saw at most %d requests at once (the manager admitted %d, allowed %d); their Jamf calls alone need at least %s\n",
+			b.cfg.shareJamf, host, st.HostPeak[host], b.limits.Peak(host), jamfLimit, SharedBound(all[:b.cfg.shareJamf], jamfLimit, b.cfg.latency).Round(10*time.Millisecond))
 	}
 	// Every host's peak, as the host saw it (the child's listeners) and as the manager admitted it.
 	limitOf := map[string]int{}
