@@ -1,7 +1,6 @@
 package destiny
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/k12dev/devicesync-operator/internal/httpx"
 	"github.com/k12dev/devicesync-operator/internal/serial"
@@ -140,6 +140,15 @@ func parseTime(s string) time.Time {
 	return time.Time{}
 }
 
+// intern returns the canonical copy of a value many items share (a status, a resource type, a site):
+// a district's 50,000 items then hold a handful of such strings instead of 50,000 copies of each.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
 // item converts one wire item; an item without a positive integer id or without a status is an error.
 func (w *wireItem) item(serialField string) (Item, error) {
 	id, err := strconv.Atoi(string(w.ID))
@@ -153,12 +162,12 @@ func (w *wireItem) item(serialField string) (Item, error) {
 		ID:               id,
 		GUID:             w.GUID,
 		Barcode:          w.Barcode,
-		Status:           strings.ToLower(strings.TrimSpace(w.Status)),
+		Status:           intern(strings.ToLower(strings.TrimSpace(w.Status))),
 		ResourceTypeID:   atoi(w.ResourceType.ID),
-		ResourceTypeGUID: w.ResourceType.GUID,
-		ResourceType:     w.ResourceType.Name,
+		ResourceTypeGUID: intern(w.ResourceType.GUID),
+		ResourceType:     intern(w.ResourceType.Name),
 		ResourceID:       atoi(w.Resource.ID),
-		ResourceName:     w.Resource.Name,
+		ResourceName:     intern(w.Resource.Name),
 	}
 	if s := serial.Normalize(w.SerialNumber); s != "" {
 		it.RawSerial, it.Serial, it.SerialSource = w.SerialNumber, s, "serialNumber"
@@ -181,7 +190,7 @@ func (w *wireItem) item(serialField string) (Item, error) {
 		}
 	}
 	if w.Site != nil {
-		it.SiteID, it.SiteGUID = atoi(w.Site.InternalID), w.Site.GUID
+		it.SiteID, it.SiteGUID = atoi(w.Site.InternalID), intern(w.Site.GUID)
 	}
 	if co := w.Checkout; co != nil && (co.DistrictID != "" || co.PatronID != "" || co.PatronGUID != "") {
 		it.Checkout = &Checkout{
@@ -294,16 +303,24 @@ func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	byID := make(map[int]bool, len(l.items))
-	out := make([]Item, 0, len(l.items))
-	for _, it := range l.items {
-		if byID[it.ID] {
-			continue
-		}
-		byID[it.ID] = true
-		out = append(out, it)
+	// Sorted by id in place; an item listed twice (under two types or sites) keeps its first listing.
+	n := 0
+	for _, p := range l.pages {
+		n += len(p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	items := make([]Item, 0, n) // one exact copy of the pages, which are then dropped
+	for _, p := range l.pages {
+		items = append(items, p...)
+	}
+	l.pages = nil
+	sort.SliceStable(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+	out := items[:0]
+	for i := range items {
+		if i == 0 || items[i].ID != out[len(out)-1].ID {
+			out = append(out, items[i])
+		}
+	}
+	clear(items[len(out):])
 	return out, nil
 }
 
@@ -315,7 +332,7 @@ type lister struct {
 	cancel context.CancelFunc
 
 	mu    sync.Mutex
-	items []Item
+	pages [][]Item // each page's items as decoded
 	err   error
 }
 
@@ -336,7 +353,7 @@ func (l *lister) failed() bool {
 
 func (l *lister) add(items []Item) {
 	l.mu.Lock()
-	l.items = append(l.items, items...)
+	l.pages = append(l.pages, items)
 	l.mu.Unlock()
 }
 
@@ -623,9 +640,9 @@ func orUnknown(s string) string {
 // status; an answer without a "value" list is malformed.
 func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, error) {
 	var coll itemCollection
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&coll); err != nil {
+	// Unmarshal, not a Decoder: a Decoder copies the whole body into its own buffer first. The ids are
+	// json.Number fields either way; an item field's number value comes as float64 (read by item).
+	if err := json.Unmarshal(body, &coll); err != nil {
 		return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
 			StatusCode: http.StatusOK, Message: "item page is not valid JSON", Err: err}
 	}

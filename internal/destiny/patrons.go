@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/url"
 	"sort"
@@ -235,22 +236,30 @@ func decodePatron(body []byte, districtID string) (*Patron, error) {
 
 // PatronCache keeps patron lookups between runs, keyed by district id. An entry is reused while the
 // borrower's set of checkouts (item id and dateOut) is unchanged and the entry is younger than
-// MaxAge. It is safe for concurrent use; the *Patron values it returns are shared and must not be
-// modified.
+// MaxAge. It is safe for concurrent use.
+//
+// It is compact, since a district's cache holds one entry per borrower for a day: an entry keeps only
+// what a run uses (the patron type, type id, status and site of the primary site, the type interned)
+// and a 64-bit digest of the checkout key, never the decoded answer (names, other sites). Lookup
+// returns a Patron with those fields and the district id.
 type PatronCache struct {
 	maxAge time.Duration
 	now    func() time.Time
 
 	mu      sync.Mutex
 	entries map[string]patronEntry
+	types   map[string]string // interned patron types
 	hits    int
 	misses  int
 }
 
 type patronEntry struct {
-	key     string
-	patron  *Patron
-	fetched time.Time
+	sum     uint64 // checkoutSum of the borrower's checkout key
+	fetched int64  // Unix nanoseconds
+	typ     string
+	status  PatronState
+	typeID  int32
+	siteID  int32
 }
 
 // CacheStats are a cache's counters since the last ResetStats.
@@ -263,7 +272,7 @@ func NewPatronCache(maxAge time.Duration) *PatronCache {
 	if maxAge <= 0 {
 		maxAge = 24 * time.Hour
 	}
-	return &PatronCache{maxAge: maxAge, now: time.Now, entries: map[string]patronEntry{}}
+	return &PatronCache{maxAge: maxAge, now: time.Now, entries: map[string]patronEntry{}, types: map[string]string{}}
 }
 
 // SetClock replaces the cache's clock (tests).
@@ -278,19 +287,34 @@ func (pc *PatronCache) Lookup(districtID, checkoutKey string) (*Patron, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	e, ok := pc.entries[districtID]
-	if ok && e.key == checkoutKey && pc.now().Sub(e.fetched) < pc.maxAge {
+	if ok && e.sum == checkoutSum(checkoutKey) && pc.now().Sub(time.Unix(0, e.fetched)) < pc.maxAge {
 		pc.hits++
-		return e.patron, true
+		return &Patron{DistrictID: districtID, Type: e.typ, TypeID: int(e.typeID), Status: e.status, SiteID: int(e.siteID)}, true
 	}
 	pc.misses++
 	return nil, false
 }
 
-// Store records a lookup.
+// Store records a lookup (only what Lookup returns is kept).
 func (pc *PatronCache) Store(districtID, checkoutKey string, p *Patron) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	pc.entries[districtID] = patronEntry{key: checkoutKey, patron: p, fetched: pc.now()}
+	typ, ok := pc.types[p.Type]
+	if !ok {
+		typ = strings.Clone(p.Type)
+		pc.types[typ] = typ
+	}
+	pc.entries[strings.Clone(districtID)] = patronEntry{sum: checkoutSum(checkoutKey), fetched: pc.now().UnixNano(),
+		typ: typ, status: p.Status, typeID: int32(p.TypeID), siteID: int32(p.SiteID)}
+}
+
+// checkoutSum is the FNV-1a digest of a checkout key: two keys of one borrower that differ (an item
+// returned or checked out again) differ here but for a 2^-64 chance, which would only reuse a patron's
+// type and status for one more run.
+func checkoutSum(key string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	return h.Sum64()
 }
 
 // Forget drops one entry.
@@ -306,7 +330,7 @@ func (pc *PatronCache) Prune() {
 	defer pc.mu.Unlock()
 	now := pc.now()
 	for id, e := range pc.entries {
-		if now.Sub(e.fetched) >= pc.maxAge {
+		if now.Sub(time.Unix(0, e.fetched)) >= pc.maxAge {
 			delete(pc.entries, id)
 		}
 	}

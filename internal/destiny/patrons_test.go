@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -325,6 +326,36 @@ func TestPatronStatusAcceptsEitherShapeOfStatusAndType(t *testing.T) {
 			}
 			if p.Type != tt.wantType || p.Status != tt.wantStatus {
 				t.Errorf("type %q status %q, want %q %q", p.Type, p.Status, tt.wantType, tt.wantStatus)
+			}
+		})
+	}
+}
+
+// The cache holds one entry per borrower for a day: it keeps what a run uses (the primary site's type,
+// type id, status and site) and drops the rest of the answer (names, the other sites).
+func TestPatronCacheKeepsOnlyWhatARunUses(t *testing.T) {
+	cache := destiny.NewPatronCache(time.Hour)
+	full := &destiny.Patron{DistrictID: "S100", InternalID: 7, FirstName: "Ada", LastName: "Lovelace", Type: "Student",
+		TypeID: 3, Status: destiny.PatronActive, SiteID: 12,
+		Sites: []destiny.PatronSite{{InternalID: 12, Primary: true, Status: destiny.PatronActive, RawStatus: "A", Type: "Student", TypeID: 3}}}
+	cache.Store("S100", "1@100", full)
+
+	cases := []struct {
+		name, checkoutKey string
+		want              *destiny.Patron
+	}{
+		{"the same checkouts find the type and status only", "1@100",
+			&destiny.Patron{DistrictID: "S100", Type: "Student", TypeID: 3, Status: destiny.PatronActive, SiteID: 12}},
+		{"other checkouts miss", "1@100,2@200", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := cache.Lookup("S100", tc.checkoutKey)
+			if ok != (tc.want != nil) {
+				t.Fatalf("Lookup hit %v, want %v", ok, tc.want != nil)
+			}
+			if tc.want != nil && !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Lookup = %+v, want %+v", got, tc.want)
 			}
 		})
 	}

@@ -3,10 +3,10 @@ package pro
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
+	"unique"
 )
 
 const inventoryPath = "/api/v2/mobile-devices/detail"
@@ -94,12 +94,21 @@ func normID(id string) string {
 	return id
 }
 
+// intern returns the canonical copy of a value many devices share (a building, a department, a room,
+// a position, a device type): a 50,000-device inventory then holds each such name once.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
 func (d inventoryDevice) toDevice() (MobileDevice, error) {
 	id, err := strconv.Atoi(d.MobileDeviceID)
 	if err != nil {
 		return MobileDevice{}, fmt.Errorf("mobileDeviceId %q is not a number", d.MobileDeviceID)
 	}
-	m := MobileDevice{ID: id, DeviceType: d.DeviceType}
+	m := MobileDevice{ID: id, DeviceType: intern(d.DeviceType)}
 	if m.DeviceType == "" {
 		m.DeviceType = DeviceTypeIOS // the schema requires deviceType; a server leaving it out lists iOS devices
 	}
@@ -114,9 +123,10 @@ func (d inventoryDevice) toDevice() (MobileDevice, error) {
 		m.Unreadable = true
 	}
 	if u := d.UserAndLocation; u != nil {
-		m.Username, m.RealName, m.Email, m.Position, m.Phone, m.Room = u.Username, u.RealName, u.EmailAddress, u.Position, u.PhoneNumber, u.Room
-		m.BuildingID, m.Building = normID(u.BuildingID), u.Building
-		m.DepartmentID, m.Department = normID(u.DepartmentID), u.Department
+		m.Username, m.RealName, m.Email, m.Phone = u.Username, u.RealName, u.EmailAddress, u.PhoneNumber
+		m.Position, m.Room = intern(u.Position), intern(u.Room)
+		m.BuildingID, m.Building = intern(normID(u.BuildingID)), intern(u.Building)
+		m.DepartmentID, m.Department = intern(normID(u.DepartmentID)), intern(u.Department)
 		if m.BuildingID == "" {
 			m.Building = ""
 		}
@@ -161,18 +171,14 @@ func (c *Client) inventory(ctx context.Context, filter string) ([]MobileDevice, 
 	if err != nil {
 		return nil, err
 	}
-	seen := map[int]bool{}
-	var out []MobileDevice
-	for _, d := range rows {
-		m, err := d.toDevice()
-		if err != nil {
-			return nil, &DecodeError{Op: "list inventory", Method: http.MethodGet, Path: inventoryPath, StatusCode: http.StatusOK, Err: err}
-		}
-		if !seen[m.ID] {
-			seen[m.ID] = true
+	// Rows come sorted by id; a device listed twice (it moved between pages) keeps its first row.
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	out := rows[:0]
+	for i, m := range rows {
+		if i == 0 || m.ID != out[len(out)-1].ID {
 			out = append(out, m)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	clear(rows[len(out):]) // release the strings of dropped duplicates
 	return out, nil
 }

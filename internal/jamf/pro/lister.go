@@ -45,15 +45,15 @@ type lister struct {
 	queue []span
 	busy  int
 	err   error
-	pages map[int][]inventoryDevice // rows by offset
+	pages map[int][]MobileDevice // rows by offset, converted as each page arrives (its wire form is dropped)
 }
 
 type span struct{ off, n int }
 
-func (c *Client) listInventory(ctx context.Context, filter string) ([]inventoryDevice, error) {
+func (c *Client) listInventory(ctx context.Context, filter string) ([]MobileDevice, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &lister{c: c, filter: filter, min: c.minPage, size: c.pageSize, pages: map[int][]inventoryDevice{}}
+	l := &lister{c: c, filter: filter, min: c.minPage, size: c.pageSize, pages: map[int][]MobileDevice{}}
 	l.cond = sync.NewCond(&l.mu)
 
 	first, size, total, err := l.fetch(ctx, span{0, c.pageSize}, true)
@@ -88,7 +88,11 @@ func (c *Client) listInventory(ctx context.Context, filter string) ([]inventoryD
 		offs = append(offs, off)
 	}
 	sort.Ints(offs)
-	var out []inventoryDevice
+	n := 0
+	for _, rows := range l.pages {
+		n += len(rows)
+	}
+	out := make([]MobileDevice, 0, n)
 	for _, off := range offs {
 		out = append(out, l.pages[off]...)
 	}
@@ -123,7 +127,7 @@ func (l *lister) take() (span, bool) {
 
 // done records a fetched span: its rows, the rest of it when a smaller page covered only its start, and
 // a larger totalCount.
-func (l *lister) done(sp span, rows []inventoryDevice, total int, err error, cancel func()) {
+func (l *lister) done(sp span, rows []MobileDevice, total int, err error, cancel func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	defer l.cond.Broadcast()
@@ -175,9 +179,10 @@ func gcd(a, b int) int {
 
 // fetch gets the rows of sp from its start: one page through the retry loop, shrinking the page after a
 // failure that a smaller page may avoid. It returns the rows (a prefix of the span when the page was
-// smaller), the page size used and the page's totalCount. first marks page 0, the only page that may
+// smaller) converted to MobileDevice (the page's wire form is garbage as soon as it returns), the page
+// size used and the page's totalCount. first marks page 0, the only page that may
 // reveal a clamped page size.
-func (l *lister) fetch(ctx context.Context, sp span, first bool) ([]inventoryDevice, int, int, error) {
+func (l *lister) fetch(ctx context.Context, sp span, first bool) ([]MobileDevice, int, int, error) {
 	c := l.c
 	size := pageSizeFor(sp.off, l.curSize())
 	var out inventoryPage
@@ -216,7 +221,13 @@ func (l *lister) fetch(ctx context.Context, sp span, first bool) ([]inventoryDev
 	if got < want {
 		return nil, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("totalCount is %d, but the page from row %d holds %d rows instead of %d: the listing is incomplete", total, sp.off, got, want))
 	}
-	return out.Results, size, total, nil
+	rows := make([]MobileDevice, len(out.Results))
+	for i := range out.Results {
+		if rows[i], err = out.Results[i].toDevice(); err != nil {
+			return nil, 0, 0, pageError("list inventory", inventoryPath, err)
+		}
+	}
+	return rows, size, total, nil
 }
 
 // shrinkable reports whether a smaller page may succeed where this one failed: a server error, a gateway
