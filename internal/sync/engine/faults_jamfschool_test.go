@@ -66,6 +66,9 @@ func TestJamfSchoolFaults(t *testing.T) {
 		wantFailed int
 		// wantWaitAtLeast: some wait between attempts was at least this (a Retry-After honoured).
 		wantWaitAtLeast time.Duration
+		// attempt bounds one attempt (default 1s); a case that sends a body over the cap gives the client
+		// time to read past the cap, so the cap, not the timeout, ends the attempt on a slow machine.
+		attempt time.Duration
 	}{
 		{
 			name: "429 with Retry-After 1s on owner writes: waited for, retried, every device as expected",
@@ -125,7 +128,7 @@ func TestJamfSchoolFaults(t *testing.T) {
 			inject: func(s *jamfschoolsim.Server) {
 				s.InjectNext(jamfschoolsim.PatternDevices, 1, jamfschoolsim.WireFault{Oversize: httpx.MaxBodyBytes + 1})
 			},
-			wantOutcome: engine.Failed, wantFaults: 1, wantErr: "larger than",
+			wantOutcome: engine.Failed, wantFaults: 1, wantErr: "larger than", attempt: 30 * time.Second,
 		},
 		{
 			name: "a device listing dripped a byte at a time: the attempt times out, the retry reads it, every device as expected",
@@ -150,7 +153,11 @@ func TestJamfSchoolFaults(t *testing.T) {
 			_, src := destinySide(t, d)
 			var mu gosync.Mutex
 			var waits []time.Duration
-			sim, tgt := schoolFaultSide(t, d, time.Second, &waits, &mu)
+			attempt := tc.attempt
+			if attempt == 0 {
+				attempt = time.Second
+			}
+			sim, tgt := schoolFaultSide(t, d, attempt, &waits, &mu)
 			initial := map[string]schoolState{}
 			for _, dv := range sim.Devices() {
 				initial[dv.UDID] = schoolStateOf(sim, dv)
