@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
@@ -127,6 +128,27 @@ func (c *Connector) Connect(ctx context.Context, p *dsv1.DeviceSyncPolicy, q des
 	conn := &Connection{Destiny: dc, Source: &engine.DestinySource{Client: dc, Query: q, Patrons: c.patronCache(p), Roster: ros},
 		Target: tgt, Kind: kind}
 	return conn, nil
+}
+
+// references returns the kinds, names and resourceVersions of the Secrets and ConfigMaps p names, read
+// as metadata only (no Secret data). ok is false when one cannot be read: Connect then says why.
+func (c *Connector) references(ctx context.Context, p *dsv1.DeviceSyncPolicy) (refs string, ok bool) {
+	var b strings.Builder
+	read := func(kind string, names []string) bool {
+		for _, n := range names {
+			m := &metav1.PartialObjectMetadata{}
+			m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+			if err := c.Reader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: n}, m); err != nil {
+				return false
+			}
+			fmt.Fprintf(&b, "%s/%s@%s;", kind, n, m.ResourceVersion)
+		}
+		return true
+	}
+	if !read("Secret", referencedSecrets(p)) || !read("ConfigMap", referencedConfigMaps(p)) {
+		return "", false
+	}
+	return b.String(), true
 }
 
 // httpClient builds the HTTP client of one system of a policy: the manager's guard on its URL, its CA

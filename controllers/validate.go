@@ -45,8 +45,10 @@ type ConnectionValidator struct {
 type connTest struct {
 	uid        types.UID
 	generation int64
-	at         time.Time
-	checks     []Check
+	// refs are the resourceVersions of the Secrets and ConfigMaps the policy named when it was tested.
+	refs   string
+	at     time.Time
+	checks []Check
 }
 
 // Validate implements PolicyValidator.
@@ -62,6 +64,14 @@ func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPo
 	checks := []Check{{Name: "Templates", OK: true}}
 	checks = append(checks, unsupportedFields(kind, c.Policy.Manage)...)
 	checks = append(checks, insecureConnections(p, kind, e)...)
+	// A recent connection test of the same generation, with the same Secrets and ConfigMaps, is reused before
+	// anything is built: no Secret data is read, no roster parsed, no client made.
+	refs, refsOK := v.Connector.references(ctx, p)
+	if refsOK {
+		if cached, ok := v.cached(p, refs); ok {
+			return append(append(checks, Check{Name: "Secrets", OK: true}), cached...)
+		}
+	}
 	conn, err := v.Connector.Connect(ctx, p, c.Query)
 	if err != nil {
 		var ce *ConfigError
@@ -71,27 +81,27 @@ func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPo
 		return append(checks, Check{Name: "Secrets", Reason: "SecretReadFailed", Message: err.Error(), Transient: true})
 	}
 	checks = append(checks, Check{Name: "Secrets", OK: true})
-	return append(checks, v.connectionChecks(ctx, p, c, conn)...)
+	tested := testConnections(ctx, p, c, conn)
+	if refsOK {
+		v.mu.Lock()
+		if v.tests == nil {
+			v.tests = map[types.NamespacedName]connTest{}
+		}
+		v.tests[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = connTest{uid: p.UID, generation: p.Generation, refs: refs, at: v.now(), checks: tested}
+		v.mu.Unlock()
+	}
+	return append(checks, tested...)
 }
 
-// connectionChecks tests the connections, reusing a recent result for the same generation.
-func (v *ConnectionValidator) connectionChecks(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled, conn *Connection) []Check {
-	now := v.now()
-	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+// cached returns the connection checks of a recent test of p's generation with the same references.
+func (v *ConnectionValidator) cached(p *dsv1.DeviceSyncPolicy, refs string) ([]Check, bool) {
 	v.mu.Lock()
-	if v.tests == nil {
-		v.tests = map[types.NamespacedName]connTest{}
-	}
-	t, ok := v.tests[key]
+	t, ok := v.tests[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
 	v.mu.Unlock()
-	if ok && t.uid == p.UID && t.generation == p.Generation && now.Sub(t.at) < v.ttl(t.checks) {
-		return t.checks
+	if !ok || t.uid != p.UID || t.generation != p.Generation || t.refs != refs || v.now().Sub(t.at) >= v.ttl(t.checks) {
+		return nil, false
 	}
-	checks := testConnections(ctx, p, c, conn)
-	v.mu.Lock()
-	v.tests[key] = connTest{uid: p.UID, generation: p.Generation, at: now, checks: checks}
-	v.mu.Unlock()
-	return checks
+	return t.checks, true
 }
 
 func (v *ConnectionValidator) ttl(checks []Check) time.Duration {
