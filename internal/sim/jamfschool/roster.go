@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/k12dev/devicesync-operator/internal/sim/district"
 )
 
 // The roster endpoints (issue 15): user updates, moves and trash, user groups, classes. Reply shapes
@@ -748,4 +750,36 @@ func (s *Server) deleteClass(w http.ResponseWriter, r *http.Request) {
 	s.roster.classWrites[uuid]++
 	s.logLocked(PatternDeleteClass, uuid, "class", c.Name, "")
 	writeFlat(w, http.StatusOK, "ClassDeleted")
+}
+
+// LoadRoster adds r's sections as classes: members are the users whose username matches the patrons
+// of d and r (patrons with no matching user are left out), the location is the school's, and a
+// section's ASMSource becomes the class source. It returns the uuid of each section by SourcedID.
+func (s *Server) LoadRoster(d *district.District, r *district.Roster) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	loc := map[string]int{}
+	for _, sc := range d.Schools {
+		loc[sc.ShortName] = sc.JamfSchoolLocationID
+	}
+	username := map[string]string{}
+	for _, p := range append(append([]district.Patron{}, d.Patrons...), r.Teachers...) {
+		username[p.DistrictID] = p.Username
+	}
+	ids := func(patrons []string) []int {
+		var out []int
+		for _, p := range patrons {
+			if u := s.userByUsernameLocked(username[p]); u != nil && username[p] != "" {
+				out = append(out, u.ID)
+			}
+		}
+		return sortedCopy(out)
+	}
+	out := map[string]string{}
+	for _, sec := range r.Sections {
+		c := s.addClassLocked(ClassState{Name: sec.Title, LocationID: loc[sec.SchoolShortName], Source: sec.ASMSource,
+			Students: ids(sec.Students), Teachers: ids(sec.Teachers)})
+		out[sec.SourcedID] = c.UUID
+	}
+	return out
 }

@@ -3,6 +3,8 @@ package jamfschool
 import (
 	"reflect"
 	"testing"
+
+	"github.com/k12dev/devicesync-operator/internal/sim/district"
 )
 
 // The roster routes refuse what the real API refuses (or, where marked, what Jamf's clients say it
@@ -135,5 +137,22 @@ func TestClassRepliesHaveTheSDKFields(t *testing.T) {
 	}
 	if h.sim.WritesTo(uuid) != 0 {
 		t.Errorf("reads counted as writes")
+	}
+}
+
+func TestLoadRosterKeepsTheASMSourceAndCountsNoWrites(t *testing.T) {
+	h := newHarness(t)
+	d := testDistrict()
+	r := district.GenerateRoster(d)
+	uuids := h.sim.LoadRoster(d, r)
+	asm, ok := h.sim.Class(uuids["class-asm"])
+	if !ok || asm.Source != district.ASMSourceStandIn || asm.Source == SourceAPI {
+		t.Fatalf("ASM class %+v, want source %q", asm, district.ASMSourceStandIn)
+	}
+	if len(asm.Students) != 1 || asm.Students[0] != 1 {
+		t.Errorf("ASM class students %v, want [1] (ada.lovelace)", asm.Students)
+	}
+	if h.sim.WritesTo(asm.UUID) != 0 {
+		t.Errorf("loading counted as writes")
 	}
 }
