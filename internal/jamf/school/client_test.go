@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -389,7 +390,7 @@ func TestCreateUserSendsUsernamePasswordEmailAndNames(t *testing.T) {
 	st, ok := sim.User(u.ID)
 	want := jamfschool.UserState{ID: u.ID, LocationID: 11, Username: "new.kid", Email: "new@example.org", FirstName: "New",
 		LastName: "Kid", Name: "New Kid", Status: "Active", Password: "Kid-Secret-42"}
-	if !ok || st != want {
+	if !ok || !reflect.DeepEqual(st, want) {
 		t.Errorf("simulator has %+v, want %+v", st, want)
 	}
 }

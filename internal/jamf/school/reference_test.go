@@ -133,6 +133,37 @@ func TestEveryReferenceFileDecodes(t *testing.T) {
 				t.Fatalf("got %v, want UserNotFound", err)
 			}
 		},
+		"GET_users_groups_id__200.json": func(t *testing.T, c *Client) {
+			g, err := c.Group(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Name != "[redacted]" || g.ACL != (GroupACL{Teacher: ACLInherit, Parent: ACLInherit}) {
+				t.Errorf("decoded as %+v", g)
+			}
+		},
+		"GET_users_groups_id__404.json": func(t *testing.T, c *Client) {
+			_, err := c.Group(ctx, 1)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Message != "GroupNotFound" || !errors.Is(err, ErrNotFound) {
+				t.Fatalf("got %v, want GroupNotFound", err)
+			}
+		},
+		"PUT_users_groups_id__200.json": func(t *testing.T, c *Client) {
+			if err := c.UpdateGroup(ctx, 1, GroupUpdate{Name: "G"}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"PUT_users_id__200.json": func(t *testing.T, c *Client) {
+			if err := c.UpdateUser(ctx, 1, UserUpdate{Notes: strp("n")}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"PUT_users_id_migrate__200.json": func(t *testing.T, c *Client) {
+			if err := c.MoveUser(ctx, 1, 2); err != nil {
+				t.Fatal(err)
+			}
+		},
 		"PUT_devices_udid_migrate__200.json": func(t *testing.T, c *Client) {
 			if err := c.MoveToLocation(ctx, "X", 1); err != nil {
 				t.Fatal(err)

@@ -60,7 +60,9 @@ type User struct {
 	Notes       string
 	GroupIDs    []int
 	Groups      []string
-	Exclude     bool
+	// TeacherGroups are the user groups this user manages in the Jamf Teacher app.
+	TeacherGroups []int
+	Exclude       bool
 }
 
 // Location is a Jamf School location (a school), GET /locations.
@@ -213,20 +215,21 @@ type wireUserResponse struct {
 }
 
 type wireUser struct {
-	ID          flexInt      `json:"id"`
-	LocationID  flexInt      `json:"locationId"`
-	Status      flexString   `json:"status"`
-	DeviceCount flexInt      `json:"deviceCount"`
-	Email       flexString   `json:"email"`
-	Username    flexString   `json:"username"`
-	Domain      flexString   `json:"domain"`
-	FirstName   flexString   `json:"firstName"`
-	LastName    flexString   `json:"lastName"`
-	Name        flexString   `json:"name"`
-	GroupIDs    []flexInt    `json:"groupIds"`
-	Groups      []flexString `json:"groups"`
-	Notes       flexString   `json:"notes"`
-	Exclude     flexBool     `json:"exclude"`
+	ID            flexInt      `json:"id"`
+	LocationID    flexInt      `json:"locationId"`
+	Status        flexString   `json:"status"`
+	DeviceCount   flexInt      `json:"deviceCount"`
+	Email         flexString   `json:"email"`
+	Username      flexString   `json:"username"`
+	Domain        flexString   `json:"domain"`
+	FirstName     flexString   `json:"firstName"`
+	LastName      flexString   `json:"lastName"`
+	Name          flexString   `json:"name"`
+	GroupIDs      []flexInt    `json:"groupIds"`
+	Groups        []flexString `json:"groups"`
+	TeacherGroups []flexInt    `json:"teacherGroups"`
+	Notes         flexString   `json:"notes"`
+	Exclude       flexBool     `json:"exclude"`
 }
 
 func (w *wireUser) toUser() User {
@@ -241,6 +244,9 @@ func (w *wireUser) toUser() User {
 	}
 	for _, g := range w.Groups {
 		u.Groups = append(u.Groups, string(g))
+	}
+	for _, g := range w.TeacherGroups {
+		u.TeacherGroups = append(u.TeacherGroups, int(g))
 	}
 	return u
 }

@@ -321,5 +321,5 @@ func (s *Server) ownerCountsLocked() map[int]int {
 func (s *Server) renderUserLocked(u *UserState, deviceCount int) singleUser {
 	return singleUser{ID: u.ID, LocationID: u.LocationID, Status: u.Status, DeviceCount: deviceCount,
 		Email: u.Email, Username: u.Username, Domain: u.Domain, FirstName: u.FirstName, LastName: u.LastName, Name: u.Name,
-		GroupIDs: []int{}, Groups: []string{}, TeacherGroups: []int{}, Children: []int{}}
+		GroupIDs: s.groupIDsLocked(u), Groups: s.groupNamesLocked(u), TeacherGroups: []int{}, Children: []int{}}
 }

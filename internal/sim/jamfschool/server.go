@@ -69,6 +69,7 @@ type Server struct {
 	nextUserID   int
 	locations    []LocationState
 	writes       []Write
+	roster       rosterState
 	wire         map[string][]WireFault // queued by InjectNext
 	wireServed   int
 }
@@ -112,6 +113,7 @@ func New(d *district.District, opts Options) *Server {
 	s.route(PatternCreateUser, s.createUser)
 	s.route(PatternUser, s.getUser)
 	s.route(PatternLocations, s.listLocations)
+	s.routeRoster()
 	return s
 }
 

@@ -158,6 +158,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	sim := New(testDistrict(), Options{})
+	sim.AddGroup(GroupState{Name: "Students", LocationID: 11}) // group 1
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return &harness{sim: sim, srv: srv}
@@ -260,6 +261,14 @@ func TestSimulatorAnswersMatchReferenceShapes(t *testing.T) {
 			[]string{"PUT_devices_udid_migrate__200.json"}, nil},
 		{"PUT /devices/migrate answers the four lists", call{method: "PUT", path: "/api/devices/migrate", body: `{"locationId":12,"udids":["UDID-1","NOPE","UDID-2"],"onlyDevice":true}`}, 200,
 			[]string{"PUT_devices_migrate__200.json"}, []string{".devicesMoveFailed[]"}},
+		{"PUT /users/{id} answers UserDetailsSaved", call{method: "PUT", path: "/api/users/1", body: `{"notes":"n","memberOf":["Band"]}`}, 200,
+			[]string{"PUT_users_id__200.json"}, nil},
+		{"PUT /users/{id}/migrate answers UserMoved", call{method: "PUT", path: "/api/users/1/migrate", body: `{"locationId":12,"onlyUser":true}`}, 200,
+			[]string{"PUT_users_id_migrate__200.json"}, nil},
+		{"GET /users/groups/{id} unknown is the flat 404", call{method: "GET", path: "/api/users/groups/999"}, 404, []string{"GET_users_groups_id__404.json"}, nil},
+		{"PUT /users/groups/{id} answers GroupDetailsSaved", call{method: "PUT", path: "/api/users/groups/1", body: `{"name":"G","acl":{"teacher":"allow"}}`}, 200,
+			[]string{"PUT_users_groups_id__200.json"}, nil},
+		{"GET /users/groups/{id} has the group shape", call{method: "GET", path: "/api/users/groups/1"}, 200, []string{"GET_users_groups_id__200.json"}, nil},
 		{"POST /devices/{udid}/details answers DeviceUpdated", call{method: "POST", path: "/api/devices/UDID-1/details", body: `{"notes":"n","assetTag":"A-9"}`}, 200,
 			[]string{"POST_devices_udid_details__200.json"}, nil},
 	}

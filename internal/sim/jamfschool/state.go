@@ -39,6 +39,8 @@ type UserState struct {
 	Domain     string
 	Notes      string
 	Status     string
+	// GroupIDs are the user groups the user is a member of (written with memberOf).
+	GroupIDs []int
 	// Password is what POST /users was sent (the simulator keeps it so tests can check the rule that
 	// chose it; Jamf School never returns a password). Users loaded from a district have none.
 	Password string
