@@ -11,11 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
@@ -32,14 +28,7 @@ type policyIntervals struct {
 // manager leaves alone.
 func (e *runEnv) startPolicyManager(t *testing.T, iv policyIntervals) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{e.ns: {}}},
-		Controller: config.Controller{SkipNameValidation: &skipNameValidation},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := e.newManager(t, nil)
 	conn := &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits}
 	r := &controllers.DeviceSyncPolicyReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: recorded,
 		Validator:     &controllers.ConnectionValidator{Connector: conn, FailedRetestInterval: iv.failedRetest},
@@ -47,15 +36,7 @@ func (e *runEnv) startPolicyManager(t *testing.T, iv policyIntervals) {
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("policy manager: %v", err)
-		}
-	})
+	startManager(t, mgr)
 }
 
 // ownPolicy is the env's policy for a test's own policy manager.

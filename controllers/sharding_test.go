@@ -4,11 +4,7 @@ import (
 	"context"
 	"testing"
 
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
@@ -22,14 +18,7 @@ func (e *runEnv) startShard(t *testing.T, selector string, events *eventLog) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{e.ns: {}}, ByObject: controllers.ShardCache(sel)},
-		Controller: config.Controller{SkipNameValidation: &skipNameValidation},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := e.newManager(t, controllers.ShardCache(sel))
 	conn := &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits}
 	if err := (&controllers.DeviceSyncPolicyReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: events}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
@@ -37,15 +26,7 @@ func (e *runEnv) startShard(t *testing.T, selector string, events *eventLog) {
 	if err := (&controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: events, Connector: conn}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("shard manager %s: %v", selector, err)
-		}
-	})
+	startManager(t, mgr)
 }
 
 func TestTwoShardsEachRunOnlyTheirOwnPolicies(t *testing.T) {

@@ -137,19 +137,33 @@ var skipNameValidation = true
 
 func (e *runEnv) startRunManager(t *testing.T) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{e.ns: {}}},
-		Controller: config.Controller{SkipNameValidation: &skipNameValidation},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := e.newManager(t, nil)
 	r := &controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: recorded,
 		Connector: &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: e.transport, Limits: e.limits, Kinds: e.kinds}, RunLeaseDuration: e.leaseDuration, MaxRunTimeout: e.maxRunTimeout, Clock: e.clock, ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
+	return startManager(t, mgr)
+}
+
+// newManager is a manager of the env's namespace (its cache restricted further by byObject, if set), for a
+// test's own controllers.
+func (e *runEnv) newManager(t *testing.T, byObject map[client.Object]cache.ByObject) ctrl.Manager {
+	t.Helper()
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{e.ns: {}}, ByObject: byObject},
+		Controller: config.Controller{SkipNameValidation: &skipNameValidation},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr
+}
+
+// startManager starts mgr until the returned function is called (which waits for it to stop, as a killed
+// manager would have) or the test ends.
+func startManager(t *testing.T, mgr ctrl.Manager) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
