@@ -42,6 +42,48 @@ type Student struct {
 	GivenName, FamilyName, Email, Username string
 }
 
+// Person is one user row of a roster, whatever its role: what roster sync (spec.roster) makes MDM users
+// from. Rows that could not be used (missing or duplicate sourcedId, status tobedeleted) are left out.
+type Person struct {
+	// ID is what enrollments name the person by: users.csv sourcedId, or the SIS CSV's DistrictID.
+	ID string
+	// Identifier is users.csv identifier (the district id), or the SIS DistrictID.
+	Identifier string
+	// Role is users.csv role as given (student, teacher, or a school system's own such as ROLE_TEACHER);
+	// "" for the SIS CSV.
+	Role string
+	// PatronType is the SIS CSV's PatronType ("" for OneRoster).
+	PatronType                             string
+	Username, GivenName, FamilyName, Email string
+	// Orgs are users.csv orgSourcedIds in file order, or the SIS SiteShortName.
+	Orgs []string
+	// Grade is the first of users.csv grades, or the SIS GradeLevel.
+	Grade string
+	// Line is the person's row in its file, for messages.
+	Line int
+}
+
+// Class is one classes.csv row with its active enrollments (OneRoster only).
+type Class struct {
+	// ID is classes.csv sourcedId.
+	ID string
+	// Title, ClassCode, Location are the classes.csv columns; Period is the first of periods; School is
+	// schoolSourcedId; Grade the first of grades.
+	Title, ClassCode, Location, Period, School, Grade string
+	// Enrollments are the class's active enrollments (Options.Today within their dates), in file order,
+	// one per person (the first row wins).
+	Enrollments []Enrollment
+	Line        int
+}
+
+// Enrollment is one person's seat in a class.
+type Enrollment struct {
+	// Person is the Person.ID.
+	Person string
+	// Role is enrollments.csv role as given (student, teacher, or a school system's own).
+	Role string
+}
+
 // Roster is the result of reading one roster source.
 type Roster struct {
 	// Format is the format that was read.
@@ -50,6 +92,10 @@ type Roster struct {
 	KeyField KeyField
 	// Students by Key.
 	Students map[string]Student
+	// People are every usable user row (any role), in file order; Classes every usable class with its
+	// active enrollments (OneRoster with classes.csv only). Roster sync reads them; device sync does not.
+	People  []Person
+	Classes []Class
 	// Problems are the rows that could not be used, in file order (users, classes, enrollments for OneRoster).
 	// When there are more than Options.MaxProblems, the last entry says how many were left out.
 	Problems []Problem

@@ -66,6 +66,9 @@ type Safety struct {
 	MaxClears       *Budget
 	MaxSourceShrink *Budget
 	MaxRosterShrink *Budget
+	// MaxRemovals bounds the roster sync's removals (users trashed or moved away, classes deleted): a
+	// count, or a percentage of the MDM users and classes removeStale may touch.
+	MaxRemovals *Budget
 }
 
 // Baseline is what the last successful run read: the measure of the shrink guards. A zero field means

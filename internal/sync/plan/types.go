@@ -88,6 +88,9 @@ type Policy struct {
 	// for is skipped NotInRoster: a roster cut short must not turn usernames into e-mail addresses and
 	// empty rooms and positions.
 	Roster *Roster
+	// RosterSync is spec.roster (nil: the MDM's users, groups and classes are not synced). BuildRoster
+	// reads it; Build does not.
+	RosterSync *RosterPolicy
 }
 
 // Roster is what the planner and the budget know of the policy's roster.
@@ -260,8 +263,11 @@ type Plan struct {
 	// Skips, sorted by serial, item id, device key: one per item or device the run does not write.
 	Skips  []Skip
 	Counts Counts
-	// Digest is the hex sha256 of the canonical JSON of Changes: equal plans have equal digests, so an
-	// approval names exactly what it approves.
+	// Roster is the roster sync's plan (nil when the policy does not sync the roster). It is applied
+	// before Changes, so a device's owner can be a user it creates.
+	Roster *RosterPlan
+	// Digest is the hex sha256 of the canonical JSON of Changes and the roster's changes: equal plans
+	// have equal digests, so an approval names exactly what it approves.
 	Digest string
 }
 
