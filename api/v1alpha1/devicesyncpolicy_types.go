@@ -10,6 +10,8 @@ import (
 // +kubebuilder:validation:XValidation:rule="size(self.schools) > 0",message="spec.schools must map at least one Destiny site to a Jamf building or Jamf School location"
 // +kubebuilder:validation:XValidation:rule="!has(self.target.jamfPro) || self.schools.all(s, has(s.building) && size(s.building) > 0)",message="every entry of spec.schools needs a building when the target is Jamf Pro"
 // +kubebuilder:validation:XValidation:rule="!has(self.target.jamfSchool) || self.schools.all(s, has(s.location) && size(s.location) > 0)",message="every entry of spec.schools needs a location when the target is Jamf School"
+// +kubebuilder:validation:XValidation:rule="!has(self.roster) || has(self.source.destiny.roster)",message="spec.roster needs spec.source.destiny.roster: the people and classes it syncs come from that roster"
+// +kubebuilder:validation:XValidation:rule="!has(self.roster) || !has(self.roster.classes) || !has(self.source.destiny.roster) || self.source.destiny.roster.format == 'OneRoster'",message="spec.roster.classes needs a OneRoster roster (classes.csv and enrollments.csv): the SIS patron CSV has no classes"
 type DeviceSyncPolicySpec struct {
 	// Schedule is when runs happen: every interval inside a daily window, on some weekdays, in one time zone.
 	// +kubebuilder:default={}
@@ -89,10 +91,135 @@ type DeviceSyncPolicySpec struct {
 	// +optional
 	RunTimeout *metav1.Duration `json:"runTimeout,omitempty"`
 
+	// Roster keeps the MDM's users, user groups and classes in step with the roster
+	// (spec.source.destiny.roster), in the same run as the devices and within the same safety budget, as
+	// Apple School Manager sync does. Jamf School only: on Jamf Pro the Ready condition says it is not
+	// supported and runs sync devices only. Absent: users and classes are not touched.
+	// +optional
+	Roster *RosterSync `json:"roster,omitempty"`
+
 	// Notifications posts a message to a chat or alerting webhook when a run ends Failed,
 	// PartiallyFailed or Blocked (Events and the Prometheus alerts report them too).
 	// +optional
 	Notifications *Notifications `json:"notifications,omitempty"`
+}
+
+// RosterSync says which users, groups and classes a run keeps in step with the roster.
+type RosterSync struct {
+	// Users creates and updates a user for every student and teacher of the policy's schools in the
+	// roster: username, first and last name, email, location (the school's, from spec.schools), and
+	// membership of the students or teachers group. New users get their password from
+	// target.jamfSchool.newUserPassword, or a random one; it is never logged or stored in status.
+	// A person with no username, no email (for a new user) or a username another person also has is
+	// skipped and reported (NoUsername, NoEmail, DuplicateUser). Absent: users are not created or changed
+	// (classes then use the users that exist).
+	// +optional
+	Users *RosterUsers `json:"users,omitempty"`
+
+	// Teachers says who counts as a teacher: a person matching any rule gets the teachers group, and
+	// sits as a teacher in classes.
+	// +kubebuilder:default={}
+	// +optional
+	Teachers RosterTeachers `json:"teachers,omitempty"`
+
+	// Classes creates and updates one class per roster class (OneRoster classes.csv with
+	// enrollments.csv) of the policy's schools, with its teachers and students as members, in its
+	// school's location. Classes synced from Apple School Manager are never touched, and are reported
+	// ManagedByASM. Absent: classes are not touched.
+	// +optional
+	Classes *RosterClasses `json:"classes,omitempty"`
+}
+
+// RosterUsers is the user part of a roster sync.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.removeStale) || self.removeStale.action != 'MoveToGroup' || (has(self.removeStale.group) && size(self.removeStale.group) > 0)",message="roster.users.removeStale.group is required when the action is MoveToGroup"
+type RosterUsers struct {
+	// StudentsGroup is the name of the group students belong to, a template over the person
+	// (.School, .SchoolCode, .SchoolName, .Grade, .FirstName, .LastName, .Username, .DistrictID), for
+	// example "Students {{.Grade}}". The group is created in the student's location when missing.
+	// Memberships of other groups are kept. Default "Students".
+	// +kubebuilder:default="Students"
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	StudentsGroup string `json:"studentsGroup,omitempty"`
+
+	// TeachersGroup is the name of the group teachers belong to (same data model). It is created with
+	// Jamf School's teacher permission. Default "Teachers".
+	// +kubebuilder:default="Teachers"
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	TeachersGroup string `json:"teachersGroup,omitempty"`
+
+	// RemoveStale says what happens to a user who left the roster. Absent: nothing; users are never
+	// removed by default. Only users in a group this policy manages (its students or teachers groups)
+	// in the policy's locations are candidates, and safety.maxRemovals bounds each run.
+	// +optional
+	RemoveStale *RemoveStaleUsers `json:"removeStale,omitempty"`
+}
+
+// StaleUserAction is what happens to a user who left the roster.
+// +kubebuilder:validation:Enum=MoveToGroup;Delete
+type StaleUserAction string
+
+const (
+	// StaleMoveToGroup takes the user out of the policy's groups and puts it in removeStale.group.
+	StaleMoveToGroup StaleUserAction = "MoveToGroup"
+	// StaleDelete moves the user to Jamf School's trash (restorable there).
+	StaleDelete StaleUserAction = "Delete"
+)
+
+// RemoveStaleUsers is spec.roster.users.removeStale.
+type RemoveStaleUsers struct {
+	// Action is MoveToGroup (out of the students and teachers groups, into group) or Delete (to the trash).
+	Action StaleUserAction `json:"action"`
+
+	// Group is the group (in the user's location) MoveToGroup puts the user in, for example "Former students".
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	Group string `json:"group,omitempty"`
+}
+
+// RosterTeachers says who counts as a teacher.
+type RosterTeachers struct {
+	// Roles are OneRoster roles (users.csv and enrollments.csv role) of teachers, compared without
+	// case: teacher, or a school system's own such as ROLE_TEACHER. Default teacher.
+	// +kubebuilder:default={teacher}
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=set
+	// +optional
+	Roles []string `json:"roles,omitempty"`
+
+	// PatronTypes are the SIS patron types (SIS patron CSV PatronType) of teachers. Default: the
+	// policy's source.destiny.teacherPatronTypes.
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=set
+	// +optional
+	PatronTypes []string `json:"patronTypes,omitempty"`
+
+	// Groups are Jamf School group names whose members are teachers, for example lehrkraefte, for
+	// districts where a school server puts teachers in a group.
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=set
+	// +optional
+	Groups []string `json:"groups,omitempty"`
+}
+
+// RosterClasses is the class part of a roster sync.
+type RosterClasses struct {
+	// Name is the class name, a template over the roster class: .Title, .ClassCode, .Period (the first of
+	// periods), .School and .SchoolCode (the Destiny site short name of its school), .SchoolName,
+	// .Grade, .Location (classes.csv location). For example "{{.SchoolCode}} {{.Title}} {{.Period}}".
+	// Default "{{.Title}}".
+	// +kubebuilder:default="{{.Title}}"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// RemoveStale deletes classes this policy created (their description carries its marker) that the
+	// roster no longer has, within safety.maxRemovals. Default false: such classes are left alone.
+	// +optional
+	RemoveStale bool `json:"removeStale,omitempty"`
 }
 
 // Notifications says where a run's result is reported.
@@ -503,6 +630,13 @@ type SchoolMapping struct {
 	// +optional
 	Location string `json:"location,omitempty"`
 
+	// RosterSchool is the roster's id of this school: the OneRoster org sourcedId (users.csv
+	// orgSourcedIds, classes.csv schoolSourcedId) or the SIS CSV's SiteShortName. Default: the site short
+	// name. spec.roster syncs the people and classes of the mapped schools only.
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	RosterSchool string `json:"rosterSchool,omitempty"`
+
 	// Department is a template for the Jamf Pro department of this site's devices (see naming for the
 	// data model), overriding fields.location.department, for example "Grade {{.Grade}}".
 	// +kubebuilder:validation:MaxLength=1024
@@ -696,6 +830,15 @@ type Safety struct {
 	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="safety.maxRosterShrink must be a count of 0 or more or a percentage from 0% to 100% (like \"20%\")"
 	// +optional
 	MaxRosterShrink *intstr.IntOrString `json:"maxRosterShrink,omitempty"`
+
+	// MaxRemovals is the most users and classes one run may remove (spec.roster removeStale), as a count
+	// or a percentage of the users and classes the policy manages. Roster creations and updates count
+	// against maxChanges (a percentage is then of the roster's people and classes). Default 5%.
+	// +kubebuilder:default="5%"
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="safety.maxRemovals must be a count of 0 or more (like 20) or a percentage from 0% to 100% (like \"5%\")"
+	// +optional
+	MaxRemovals *intstr.IntOrString `json:"maxRemovals,omitempty"`
 }
 
 // DeviceSyncPolicyStatus is what the controllers observed of a policy and its runs.

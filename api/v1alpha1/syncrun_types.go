@@ -156,6 +156,11 @@ type SyncRunStatus struct {
 	// +optional
 	FixList *FixListReference `json:"fixList,omitempty"`
 
+	// Roster is what the roster sync (the policy's spec.roster) planned and did: users, groups and
+	// classes. Absent when the policy does not sync the roster.
+	// +optional
+	Roster *RosterRunStatus `json:"roster,omitempty"`
+
 	// Errors lists run-level and device errors, at most 50.
 	// +kubebuilder:validation:MaxItems=50
 	// +listType=atomic
@@ -247,9 +252,78 @@ type RunSummary struct {
 	ByReason map[string]int32 `json:"byReason,omitempty"`
 }
 
+// RosterRunStatus counts a run's roster sync and lists its changes.
+type RosterRunStatus struct {
+	// People and Classes are the roster's students, teachers and classes in the policy's schools.
+	// +optional
+	People int32 `json:"people,omitempty"`
+	// +optional
+	Classes int32 `json:"classes,omitempty"`
+	// Users and MDMClasses are the users and classes the MDM had.
+	// +optional
+	Users int32 `json:"users,omitempty"`
+	// +optional
+	MDMClasses int32 `json:"mdmClasses,omitempty"`
+	// InSync is the number of people and classes already as the roster says.
+	// +optional
+	InSync int32 `json:"inSync,omitempty"`
+	// Changed is the number of users, groups and classes created or updated (or, in a dry run, that
+	// would be); Removed the number removed.
+	// +optional
+	Changed int32 `json:"changed,omitempty"`
+	// +optional
+	Removed int32 `json:"removed,omitempty"`
+	// Failed is the number of roster changes that failed.
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// Skipped is the number of people and classes skipped or reported, by reason in byReason.
+	// +optional
+	Skipped int32 `json:"skipped,omitempty"`
+	// ByAction counts changes by action: GroupCreated, UserCreated, UserUpdated, ClassCreated,
+	// ClassUpdated, MembersChanged, Removed.
+	// +optional
+	ByAction map[string]int32 `json:"byAction,omitempty"`
+	// ByReason counts skips and reports by reason: NoUsername, DuplicateUser, NoEmail, EmailTaken,
+	// UserInTrash, ManagedByASM, DuplicateClass, NoMDMUser, NoTeacher, TemplateError.
+	// +optional
+	ByReason map[string]int32 `json:"byReason,omitempty"`
+	// Changes lists roster changes with old and new values, at most 200.
+	// +kubebuilder:validation:MaxItems=200
+	// +listType=atomic
+	// +optional
+	Changes []RosterChange `json:"changes,omitempty"`
+	// ChangesOmitted is how many roster changes are not listed in changes.
+	// +optional
+	ChangesOmitted int32 `json:"changesOmitted,omitempty"`
+}
+
+// RosterChange is one user, group or class change with its old and new values.
+type RosterChange struct {
+	// Kind is User, Group or Class.
+	Kind string `json:"kind"`
+	// Name is the username, group name or class name.
+	Name string `json:"name"`
+	// Location is the Jamf School location.
+	// +optional
+	Location string `json:"location,omitempty"`
+	// Action is GroupCreated, UserCreated, UserUpdated, ClassCreated, ClassUpdated, MembersChanged or Removed.
+	Action string `json:"action"`
+	// Fields are the values changed (firstName, lastName, email, location, groups, name, students,
+	// teachers). A password never is.
+	// +listType=atomic
+	// +optional
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Result is Applied, Failed, NotAttempted or Planned, as for device changes.
+	Result string `json:"result"`
+	// Message explains a failure.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
 // BlockedDetail says why a run is blocked.
 type BlockedDetail struct {
-	// Reason is ChangeBudgetExceeded, ClearBudgetExceeded, SourceEmpty, SourceShrunk or RosterShrunk.
+	// Reason is ChangeBudgetExceeded, ClearBudgetExceeded, RemovalBudgetExceeded, SourceEmpty, SourceShrunk
+	// or RosterShrunk.
 	Reason string `json:"reason"`
 	// Message says what the plan would do and which budget it exceeds.
 	Message string `json:"message"`

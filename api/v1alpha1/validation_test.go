@@ -155,6 +155,7 @@ func TestDefaultsFillAMinimalPolicy(t *testing.T) {
 		{"runTimeout", s.RunTimeout.Duration, time.Hour},
 		{"source.destiny.insecure", s.Source.Destiny.Insecure, false},
 		{"safety.maxRosterShrink", fmt.Sprint(s.Safety.MaxRosterShrink), "20%"},
+		{"safety.maxRemovals", fmt.Sprint(s.Safety.MaxRemovals), "5%"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -253,6 +254,40 @@ func TestPolicyValidation(t *testing.T) {
 			name:   "a roster shrink budget over 100 percent is rejected",
 			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Safety.MaxRosterShrink = intOrString("120%") },
 			want:   []string{"spec.safety.maxRosterShrink", "safety.maxRosterShrink must be a count of 0 or more or a percentage from 0% to 100%"},
+		},
+		{
+			name:   "a removal budget over 100 percent is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Safety.MaxRemovals = intOrString("150%") },
+			want:   []string{"spec.safety.maxRemovals", "safety.maxRemovals must be a count of 0 or more"},
+		},
+		{
+			name:   "a roster sync without a roster is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) { p.Spec.Roster = &dsv1.RosterSync{Users: &dsv1.RosterUsers{}} },
+			want:   []string{"spec", "spec.roster needs spec.source.destiny.roster"},
+		},
+		{
+			name: "classes from a SIS patron CSV are rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterSISPatronCSV, Path: "/roster"}
+				p.Spec.Roster = &dsv1.RosterSync{Classes: &dsv1.RosterClasses{}}
+			},
+			want: []string{"spec", "spec.roster.classes needs a OneRoster roster"},
+		},
+		{
+			name: "moving stale users to a group without naming it is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterOneRoster, Path: "/roster"}
+				p.Spec.Roster = &dsv1.RosterSync{Users: &dsv1.RosterUsers{RemoveStale: &dsv1.RemoveStaleUsers{Action: dsv1.StaleMoveToGroup}}}
+			},
+			want: []string{"spec.roster.users", "roster.users.removeStale.group is required when the action is MoveToGroup"},
+		},
+		{
+			name: "an unknown stale-user action is rejected",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterOneRoster, Path: "/roster"}
+				p.Spec.Roster = &dsv1.RosterSync{Users: &dsv1.RosterUsers{RemoveStale: &dsv1.RemoveStaleUsers{Action: "Archive"}}}
+			},
+			want: []string{"spec.roster.users.removeStale.action", "Unsupported value"},
 		},
 		{
 			name:   "an empty school map is rejected",
@@ -384,6 +419,19 @@ func TestPolicyValidationAcceptsEdges(t *testing.T) {
 		{"a run timeout of two hours", func(p *dsv1.DeviceSyncPolicy) { p.Spec.RunTimeout = &metav1.Duration{Duration: 2 * time.Hour} }},
 		{"a roster from a path", func(p *dsv1.DeviceSyncPolicy) {
 			p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterSISPatronCSV, Path: "/roster", KeyField: "DistrictID"}
+		}},
+		{"a roster sync of users, teachers by role and group, and classes from OneRoster", func(p *dsv1.DeviceSyncPolicy) {
+			p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterOneRoster, Path: "/roster"}
+			p.Spec.Roster = &dsv1.RosterSync{
+				Users:    &dsv1.RosterUsers{StudentsGroup: "{{.SchoolName}} Students", RemoveStale: &dsv1.RemoveStaleUsers{Action: dsv1.StaleMoveToGroup, Group: "Former students"}},
+				Teachers: dsv1.RosterTeachers{Roles: []string{"teacher", "ROLE_TEACHER"}, Groups: []string{"lehrkraefte"}},
+				Classes:  &dsv1.RosterClasses{Name: "{{.SchoolCode}} {{.Title}} {{.Period}}", RemoveStale: true},
+			}
+			p.Spec.Safety.MaxRemovals = intOrString("20")
+		}},
+		{"a roster sync of users only from the SIS patron CSV", func(p *dsv1.DeviceSyncPolicy) {
+			p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterSISPatronCSV, Path: "/roster"}
+			p.Spec.Roster = &dsv1.RosterSync{Users: &dsv1.RosterUsers{RemoveStale: &dsv1.RemoveStaleUsers{Action: dsv1.StaleDelete}}}
 		}},
 	}
 	for i, tc := range cases {
@@ -537,5 +585,35 @@ func TestPrinterColumns(t *testing.T) {
 				t.Errorf("kubectl get %s shows columns %v, want %v", tc.resource, shown, tc.want)
 			}
 		})
+	}
+}
+
+func TestRosterSyncDefaults(t *testing.T) {
+	p := validPolicy("roster-defaults")
+	p.Spec.Source.Destiny.Roster = &dsv1.RosterSource{Format: dsv1.RosterOneRoster, Path: "/roster"}
+	p.Spec.Roster = &dsv1.RosterSync{Users: &dsv1.RosterUsers{}, Classes: &dsv1.RosterClasses{}}
+	if err := k8s.Create(ctx(t), p); err != nil {
+		t.Fatal(err)
+	}
+	var got dsv1.DeviceSyncPolicy
+	if err := k8s.Get(ctx(t), client.ObjectKeyFromObject(p), &got); err != nil {
+		t.Fatal(err)
+	}
+	r := got.Spec.Roster
+	checks := []struct {
+		field     string
+		got, want any
+	}{
+		{"roster.users.studentsGroup", r.Users.StudentsGroup, "Students"},
+		{"roster.users.teachersGroup", r.Users.TeachersGroup, "Teachers"},
+		{"roster.users.removeStale", r.Users.RemoveStale == nil, true},
+		{"roster.teachers.roles", fmt.Sprint(r.Teachers.Roles), "[teacher]"},
+		{"roster.classes.name", r.Classes.Name, "{{.Title}}"},
+		{"roster.classes.removeStale", r.Classes.RemoveStale, false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("default of spec.%s = %v, want %v", c.field, c.got, c.want)
+		}
 	}
 }
