@@ -179,6 +179,8 @@ type Capabilities struct {
 	Building bool
 	// Location is a Jamf School location (from School.Location).
 	Location bool
+	// Roster is the roster sync (spec.roster): the target's users, groups and classes.
+	Roster bool
 }
 
 // JamfPro can write everything but a Jamf School location.
@@ -188,8 +190,9 @@ func JamfPro() Capabilities {
 }
 
 // JamfSchool can set a device's owner (by username) and location, nothing else: no public endpoint renames
-// a device or enables Lost Mode, and devices have no position, room or department.
-func JamfSchool() Capabilities { return Capabilities{Location: true} }
+// a device or enables Lost Mode, and devices have no position, room or department. It syncs the roster's
+// users, groups and classes.
+func JamfSchool() Capabilities { return Capabilities{Location: true, Roster: true} }
 
 // Item is one Destiny item, as the adapter reads it.
 type Item struct {
