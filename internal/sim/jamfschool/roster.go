@@ -132,6 +132,31 @@ func (s *Server) Class(uuid string) (ClassState, bool) {
 	return out, true
 }
 
+// Classes returns copies of every class, in listing order.
+func (s *Server) Classes() []ClassState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ClassState, 0, len(s.roster.classes))
+	for _, c := range s.roster.classes {
+		cp := *c
+		cp.Students = append([]int(nil), c.Students...)
+		cp.Teachers = append([]int(nil), c.Teachers...)
+		out = append(out, cp)
+	}
+	return out
+}
+
+// Groups returns copies of every user group, in listing order.
+func (s *Server) Groups() []GroupState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]GroupState, 0, len(s.roster.groups))
+	for _, g := range s.roster.groups {
+		out = append(out, *g)
+	}
+	return out
+}
+
 // WritesTo counts the accepted writes (PUT, PUT users, DELETE) to a class, so tests can assert that
 // ASM-synced classes were never touched.
 func (s *Server) WritesTo(uuid string) int {

@@ -156,3 +156,40 @@ func TestLoadRosterKeepsTheASMSourceAndCountsNoWrites(t *testing.T) {
 		t.Errorf("loading counted as writes")
 	}
 }
+
+// The demo removes a few students' users before a run, as if Jamf School had never had them: the user
+// leaves the classes it sat in too, so no class names a user the listing lacks, and that seeding is not
+// counted as a write to the class.
+func TestRemoveUserLeavesItsClassesWithoutCountingAWrite(t *testing.T) {
+	sim := New(testDistrict(), Options{})
+	uuid := sim.AddClass(ClassState{Name: "Band", LocationID: 11, Source: SourceASM, Students: []int{1}, Teachers: []int{2}})
+	sim.RemoveUser(1)
+	c, ok := sim.Class(uuid)
+	if !ok || len(c.Students) != 0 || !reflect.DeepEqual(c.Teachers, []int{2}) {
+		t.Errorf("class after removing user 1: %+v, want no students and teacher 2", c)
+	}
+	if n := sim.WritesTo(uuid); n != 0 {
+		t.Errorf("WritesTo = %d, want 0: removing a user is seeding, not an API write", n)
+	}
+}
+
+func TestClassesAndGroupsListCopiesInOrder(t *testing.T) {
+	sim := New(testDistrict(), Options{})
+	sim.AddGroup(GroupState{Name: "Students", LocationID: 11})
+	sim.AddGroup(GroupState{Name: "Teachers", LocationID: 12, Teacher: "allow"})
+	sim.AddClass(ClassState{Name: "Art", LocationID: 11, Students: []int{1}})
+	sim.AddClass(ClassState{Name: "Band", LocationID: 12})
+
+	classes := sim.Classes()
+	if len(classes) != 2 || classes[0].Name != "Art" || classes[1].Name != "Band" || classes[0].Source != SourceAPI {
+		t.Fatalf("Classes() = %+v, want Art (source %s) then Band", classes, SourceAPI)
+	}
+	classes[0].Students[0] = 99
+	if again := sim.Classes(); again[0].Students[0] != 1 {
+		t.Error("Classes() returned the simulator's own member slice, not a copy")
+	}
+	groups := sim.Groups()
+	if len(groups) != 2 || groups[0].Name != "Students" || groups[1].Name != "Teachers" || groups[1].Teacher != "allow" {
+		t.Errorf("Groups() = %+v, want Students then Teachers (teacher allow)", groups)
+	}
+}

@@ -261,11 +261,15 @@ func (s *Server) AddUser(u UserState) int {
 	return s.addUserLocked(u).ID
 }
 
-// RemoveUser deletes a user; devices it owned lose their owner.
+// RemoveUser deletes a user, as if it had never been made: devices it owned lose their owner, and
+// classes it sat in lose it as a member (class writes are not counted: this is seeding).
 func (s *Server) RemoveUser(id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.userByID, id)
+	for _, c := range s.roster.classes {
+		c.Students, c.Teachers = without(c.Students, id), without(c.Teachers, id)
+	}
 	for i, u := range s.users {
 		if u.ID == id {
 			s.users = append(s.users[:i], s.users[i+1:]...)
@@ -299,4 +303,18 @@ func (s *Server) ResetWrites() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes = nil
+}
+
+// without returns ids without id (a new slice; nil stays nil).
+func without(ids []int, id int) []int {
+	if ids == nil {
+		return nil
+	}
+	out := []int{}
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
 }
