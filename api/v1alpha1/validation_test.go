@@ -15,8 +15,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -25,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"github.com/k12dev/devicesync-operator/internal/roster"
 	"github.com/k12dev/devicesync-operator/internal/testenv"
 )
 
@@ -113,6 +116,42 @@ func TestSamplesAreAccepted(t *testing.T) {
 	}
 	if run.Spec.PolicyRef.Name != policy.Name {
 		t.Errorf("the sample run refers to policy %q, want the sample policy %q", run.Spec.PolicyRef.Name, policy.Name)
+	}
+
+	var school dsv1.DeviceSyncPolicy
+	readSample(t, "devicesync_v1alpha1_devicesyncpolicy_jamfschool.yaml", &school)
+	school.Namespace = "default"
+	if err := k8s.Create(ctx(t), &school); err != nil {
+		t.Fatalf("the Jamf School sample policy is rejected: %v", err)
+	}
+	if school.Spec.Target.JamfSchool == nil || school.Spec.Roster == nil || school.Spec.Roster.Users == nil || school.Spec.Roster.Classes == nil {
+		t.Errorf("the Jamf School sample must target Jamf School and sync users and classes: target %+v, roster %+v", school.Spec.Target, school.Spec.Roster)
+	}
+
+	var bundle corev1.ConfigMap
+	readSample(t, "oneroster_configmap.yaml", &bundle)
+	if src := school.Spec.Source.Destiny.Roster; src == nil || src.ConfigMapRef == nil || src.ConfigMapRef.Name != bundle.Name {
+		t.Errorf("the Jamf School sample's roster %+v does not name the sample ConfigMap %q", src, bundle.Name)
+	}
+	ros, err := roster.ReadOneRoster(fstest.MapFS{
+		roster.UsersFile:       {Data: []byte(bundle.Data[roster.UsersFile])},
+		roster.ClassesFile:     {Data: []byte(bundle.Data[roster.ClassesFile])},
+		roster.EnrollmentsFile: {Data: []byte(bundle.Data[roster.EnrollmentsFile])},
+	}, roster.Options{KeyField: roster.KeyField(school.Spec.Source.Destiny.Roster.KeyField)})
+	if err != nil {
+		t.Fatalf("the sample OneRoster ConfigMap does not read: %v", err)
+	}
+	if len(ros.Problems) > 0 || len(ros.Classes) == 0 {
+		t.Errorf("the sample OneRoster ConfigMap reads with problems %v and %d classes, want none and some", ros.Problems, len(ros.Classes))
+	}
+	orgs := map[string]bool{}
+	for _, p := range ros.People {
+		for _, o := range p.Orgs {
+			orgs[o] = true
+		}
+	}
+	if !orgs[school.Spec.Schools[0].RosterSchool] {
+		t.Errorf("the sample roster's users name orgs %v, none of them the Jamf School sample's first rosterSchool %q", orgs, school.Spec.Schools[0].RosterSchool)
 	}
 }
 
