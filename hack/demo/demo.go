@@ -52,15 +52,19 @@ const (
 const (
 	Namespace  = "devicesync-demo"
 	PolicyName = "lincoln-ipads"
-	// SamplePolicy is the sample the demo installs, relative to the repository root.
-	SamplePolicy = "config/samples/devicesync_v1alpha1_devicesyncpolicy.yaml"
+	// SamplePolicy is the sample the demo installs, relative to the repository root, and
+	// SampleJamfSchoolPolicy the one it installs with --target jamfschool.
+	SamplePolicy           = "config/samples/devicesync_v1alpha1_devicesyncpolicy.yaml"
+	SampleJamfSchoolPolicy = "config/samples/devicesync_v1alpha1_devicesyncpolicy_jamfschool.yaml"
 
 	destinySecret    = "destiny-api"
 	jamfProSecret    = "jamf-pro-api"
 	jamfSchoolSecret = "jamf-school-api"
 	rosterConfigMap  = "lincoln-roster"
-	caConfigMap      = "district-ca"
-	rosterKey        = "patrons.csv"
+	// oneRosterConfigMap holds the OneRoster bundle the Jamf School demo's roster sync reads.
+	oneRosterConfigMap = "lincoln-oneroster"
+	caConfigMap        = "district-ca"
+	rosterKey          = "patrons.csv"
 
 	// The sample's budget (10% of matched devices changed, 5% cleared) blocks the first run against a
 	// generated district, whose devices drift about 20%: the demo raises it, and says so.
@@ -139,6 +143,21 @@ type demo struct {
 
 	policy *dsv1.DeviceSyncPolicy
 
+	// The Jamf School demo's roster: generated, seeded, expected (rosterdemo.go).
+	roster    *district.Roster
+	rosterExp rosterExpectation
+	asmUUIDs  []string
+	absent    []absentStudent
+	// afterFirst is Jamf School's roster after the first run.
+	afterFirst rosterSnapshot
+	// second is the Jamf School demo's second run, and the roster writes before and during it.
+	second                                 *dsv1.SyncRun
+	rosterWritesBefore, rosterWritesSecond int
+	// step numbers the headings.
+	step int
+	// lastRunNow is the last run-now value set: a new one must differ.
+	lastRunNow string
+
 	stopManager context.CancelFunc
 	managerDone chan error
 	// managerErr is the manager's error once reported (it stopped by itself).
@@ -190,8 +209,8 @@ func (d *demo) run(ctx context.Context) (Outcome, error) {
 		{"Policy readiness", d.waitReady},
 		{"Run", d.triggerRun},
 	}
-	for i, s := range steps {
-		d.heading(fmt.Sprintf("%d. %s", i+1, s.title))
+	for _, s := range steps {
+		d.heading(s.title)
 		if err := s.do(ctx); err != nil {
 			return Outcome{}, fmt.Errorf("%s: %w", strings.ToLower(s.title), err)
 		}
@@ -199,15 +218,27 @@ func (d *demo) run(ctx context.Context) (Outcome, error) {
 	if err := d.waitForRun(ctx); err != nil {
 		return Outcome{}, fmt.Errorf("run: %w", err)
 	}
-	d.heading("7. What the run did")
+	d.heading("What the run did")
 	if err := d.showRun(ctx); err != nil {
 		return Outcome{}, err
+	}
+	if d.cfg.Target == TargetJamfSchool {
+		d.heading("Users and classes in Jamf School")
+		d.showRoster(d.syncRun)
+		d.afterFirst = d.rosterSnapshot()
+		d.showClasses(d.afterFirst)
+		d.heading("A second run changes nothing")
+		if err := d.secondRun(ctx); err != nil {
+			return Outcome{}, fmt.Errorf("second run: %w", err)
+		}
 	}
 	return d.verify(), nil
 }
 
+// heading prints the next step's numbered title.
 func (d *demo) heading(title string) {
-	fmt.Fprintf(d.out, "\n== %s  (%s)\n", title, time.Since(d.started).Round(100*time.Millisecond))
+	d.step++
+	fmt.Fprintf(d.out, "\n== %d. %s  (%s)\n", d.step, title, time.Since(d.started).Round(100*time.Millisecond))
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, "   "+format+"\n", args...) }
@@ -313,6 +344,7 @@ func (d *demo) startSimulators(context.Context) error {
 			return fmt.Errorf("serving the Jamf School simulator: %w", err)
 		}
 		d.urls.target = target + jamfschoolsim.BasePath
+		d.seedJamfSchoolRoster()
 	default:
 		d.creds.proID, d.creds.proSecret = "devicesync-demo", randomSecret()
 		d.pro = jamfprosim.New(d.district, jamfprosim.Options{ClientID: d.creds.proID, ClientSecret: d.creds.proSecret})
@@ -334,9 +366,20 @@ func (d *demo) startSimulators(context.Context) error {
 	if n := items[district.CaseNoSerial] + items[district.CaseNotInJamf]; n > 0 {
 		d.printf("Destiny items with no Jamf device: NoSerial %d, NotInJamf %d", items[district.CaseNoSerial], items[district.CaseNotInJamf])
 	}
+	if d.roster != nil {
+		d.printRosterSeed()
+	}
 	d.printf("Destiny   %s", d.urls.destiny)
 	d.printf("%-9s %s", d.targetName(), d.urls.target)
 	return nil
+}
+
+// sampleName is the sample policy the demo installs for its target.
+func (d *demo) sampleName() string {
+	if d.cfg.Target == TargetJamfSchool {
+		return SampleJamfSchoolPolicy
+	}
+	return SamplePolicy
 }
 
 func (d *demo) targetName() string {
@@ -376,13 +419,14 @@ func randomSecret() string {
 // fields and Lost Mode rules are kept; URLs, Secrets, roster, resource types and schools are the
 // district's; the change budget is raised for the district's drift (maxSourceShrink kept).
 func (d *demo) samplePolicy() (*dsv1.DeviceSyncPolicy, error) {
-	raw, err := os.ReadFile(filepath.Join(d.root, SamplePolicy))
+	sample := d.sampleName()
+	raw, err := os.ReadFile(filepath.Join(d.root, sample))
 	if err != nil {
 		return nil, err
 	}
 	var p dsv1.DeviceSyncPolicy
 	if err := yaml.UnmarshalStrict(raw, &p); err != nil {
-		return nil, fmt.Errorf("%s: %w", SamplePolicy, err)
+		return nil, fmt.Errorf("%s: %w", sample, err)
 	}
 	p.Name, p.Namespace = PolicyName, Namespace
 	src := &p.Spec.Source.Destiny
@@ -394,6 +438,12 @@ func (d *demo) samplePolicy() (*dsv1.DeviceSyncPolicy, error) {
 	src.ResourceTypes = []string{district.ResourceTypeIPad, district.ResourceTypeStaffIPad}
 	src.StudentDeviceResourceTypes = []string{district.ResourceTypeIPad}
 	src.Roster = &dsv1.RosterSource{Format: dsv1.RosterSISPatronCSV, ConfigMapRef: &dsv1.LocalObjectReference{Name: rosterConfigMap}}
+	if d.cfg.Target == TargetJamfSchool {
+		// The roster sync reads people and classes from the OneRoster bundle; the devices' usernames,
+		// grades and homerooms come from it too, keyed by users.csv identifier (the district id).
+		src.Roster = &dsv1.RosterSource{Format: dsv1.RosterOneRoster, ConfigMapRef: &dsv1.LocalObjectReference{Name: oneRosterConfigMap}, KeyField: "identifier"}
+		p.Spec.Roster = rosterSpec()
+	}
 
 	p.Spec.Schools = nil
 	for _, s := range d.district.Schools {
@@ -404,7 +454,12 @@ func (d *demo) samplePolicy() (*dsv1.DeviceSyncPolicy, error) {
 		p.Spec.Schools = append(p.Spec.Schools, m)
 	}
 	if d.cfg.Target == TargetJamfSchool {
-		p.Spec.Target = dsv1.Target{JamfSchool: &dsv1.JamfSchoolTarget{URL: d.urls.target, CredentialsSecretRef: dsv1.SecretReference{Name: jamfSchoolSecret}, CABundle: ca}}
+		if p.Spec.Target.JamfSchool == nil {
+			p.Spec.Target = dsv1.Target{JamfSchool: &dsv1.JamfSchoolTarget{}}
+		}
+		p.Spec.Target.JamfSchool.URL = d.urls.target
+		p.Spec.Target.JamfSchool.CredentialsSecretRef = dsv1.SecretReference{Name: jamfSchoolSecret}
+		p.Spec.Target.JamfSchool.CABundle = ca
 	} else {
 		if p.Spec.Target.JamfPro == nil {
 			p.Spec.Target.JamfPro = &dsv1.JamfProTarget{}
@@ -437,9 +492,17 @@ func (d *demo) installPolicy(ctx context.Context) error {
 	for _, s := range secrets {
 		objs = append(objs, s)
 	}
-	objs = append(objs,
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: rosterConfigMap, Namespace: Namespace},
-			Data: map[string]string{rosterKey: string(d.district.SISPatronCSV())}},
+	rosterCM := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: rosterConfigMap, Namespace: Namespace},
+		Data: map[string]string{rosterKey: string(d.district.SISPatronCSV())}}
+	rosterWhat := "the SIS patron CSV as the roster"
+	if d.roster != nil {
+		rosterCM = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: oneRosterConfigMap, Namespace: Namespace}, Data: map[string]string{}}
+		for name, data := range d.roster.OneRoster(d.district) {
+			rosterCM.Data[name] = string(data)
+		}
+		rosterWhat = "the OneRoster bundle: users.csv, classes.csv, enrollments.csv"
+	}
+	objs = append(objs, rosterCM,
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: caConfigMap, Namespace: Namespace},
 			Data: map[string]string{"ca.crt": string(d.ca.pem)}},
 		p)
@@ -449,10 +512,14 @@ func (d *demo) installPolicy(ctx context.Context) error {
 		}
 	}
 	d.policy = p
-	d.printf("namespace %s: Secrets %s and %s, ConfigMap %s (the SIS patron CSV as the roster), ConfigMap %s (the CA of the simulators' https certificate)",
-		Namespace, secrets[0].Name, secrets[1].Name, rosterConfigMap, caConfigMap)
-	d.printf("DeviceSyncPolicy %s from %s: schedule, naming, fields and lostMode as in the sample;", PolicyName, SamplePolicy)
+	d.printf("namespace %s: Secrets %s and %s, ConfigMap %s (%s), ConfigMap %s (the CA of the simulators' https certificate)",
+		Namespace, secrets[0].Name, secrets[1].Name, rosterCM.Name, rosterWhat, caConfigMap)
+	d.printf("DeviceSyncPolicy %s from %s: schedule, naming, fields and lostMode as in the sample;", PolicyName, d.sampleName())
 	d.printf("  source and target URLs, Secrets, roster, resource types and schools replaced with the simulated district's")
+	if r := p.Spec.Roster; r != nil {
+		d.printf("  roster: users in groups %q / %q, teachers by role %v, classes named %q, nothing removed",
+			r.Users.StudentsGroup, r.Users.TeachersGroup, r.Teachers.Roles, r.Classes.Name)
+	}
 	d.printf("  safety: maxChanges %s and maxClears %s instead of the sample's %s and %s (the generated district drifts",
 		demoMaxChanges, demoMaxClears, "10%", "5%")
 	shrink := "default"
@@ -561,6 +628,13 @@ func (d *demo) triggerRun(ctx context.Context) error {
 	}
 	// The run-now trigger, with the real kubectl, exactly as the README shows it.
 	value := time.Now().UTC().Format("2006-01-02T15:04:05Z")
+	for value == d.lastRunNow { // the same value would not trigger a second run
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+		value = time.Now().UTC().Format("2006-01-02T15:04:05Z")
+	}
+	d.lastRunNow = value
 	args := []string{"annotate", "devicesyncpolicy", PolicyName, "-n", Namespace, dsv1.RunNowAnnotation + "=" + value, "--overwrite"}
 	d.printf("$ kubectl %s", strings.Join(args, " "))
 	out, err := exec.CommandContext(ctx, filepath.Join(d.assets, "kubectl"), append([]string{"--kubeconfig", d.kubeconfig}, args...)...).CombinedOutput()

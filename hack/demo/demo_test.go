@@ -13,7 +13,8 @@ import (
 )
 
 // TestDemoOnce runs the demo's whole flow (control plane, simulators, sample policy, manager, run-now,
-// verification) with --once semantics on a small district, once per target. The demos run one after
+// verification; for Jamf School also the roster and a second run) with --once semantics on a small
+// district, once per target. The demos run one after
 // the other, each with its own control plane.
 func TestDemoOnce(t *testing.T) {
 	assets, err := testenv.AssetsDir()
@@ -37,10 +38,11 @@ func TestDemoOnce(t *testing.T) {
 			},
 		},
 		{
-			name:   "a Jamf School run succeeds and reports what the Jamf School API cannot write as UnsupportedByTarget",
+			name:   "a Jamf School run syncs the roster's users and classes, leaves the ASM class alone, and a second run changes nothing",
 			target: TargetJamfSchool,
 			says: func(d *demo) string {
-				return fmt.Sprintf("UnsupportedByTarget: %d. Jamf School's API cannot", d.syncRun.Status.Summary.ByReason["UnsupportedByTarget"])
+				return fmt.Sprintf("Jamf School roster: %d users and %d classes as expected, %d ASM classes untouched",
+					len(d.rosterExp.Users), len(d.rosterExp.Classes), len(d.rosterExp.ASM))
 			},
 		},
 	}

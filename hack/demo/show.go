@@ -189,18 +189,28 @@ func (d *demo) verify() Outcome {
 	fmt.Fprintln(d.out)
 	var out Outcome
 	if d.cfg.Target == TargetJamfSchool {
-		n := st.Summary.ByReason["UnsupportedByTarget"]
-		d.printf("UnsupportedByTarget: %d. Jamf School's API cannot rename a device or enable Lost Mode, so the run reports", n)
-		d.printf("those differences instead of faking them; owner and location changes it can write (%d written to the simulator).", len(d.school.Writes()))
-		switch {
-		case st.Phase != dsv1.PhaseSucceeded:
-			out = Outcome{Reason: fmt.Sprintf("SyncRun %s ended %s, not Succeeded", d.syncRun.Name, st.Phase)}
-		case n == 0:
-			out = Outcome{Reason: fmt.Sprintf("SyncRun %s Succeeded but reported no UnsupportedByTarget difference", d.syncRun.Name)}
-		default:
-			out = Outcome{OK: true, Reason: fmt.Sprintf("SyncRun %s Succeeded, %d differences reported UnsupportedByTarget", d.syncRun.Name, n)}
+		ownerDiffs, owned := d.ownerDiffs()
+		f := rosterFacts{Run: d.syncRun, SecondRun: d.second, Diffs: compareRoster(d.rosterExp, d.afterFirst), OwnerDiffs: ownerDiffs,
+			ASMClasses: len(d.rosterExp.ASM), SecondRunRosterWrite: d.rosterWritesSecond}
+		if n := st.Summary.ByReason["UnsupportedByTarget"]; n > 0 {
+			d.printf("UnsupportedByTarget: %d. Jamf School's API cannot rename a device or enable Lost Mode, so the run reports", n)
+			d.printf("those differences instead of faking them.")
 		}
-		return out
+		skipped := countsLine(countValues(d.rosterExp.Skipped), "")
+		if len(f.Diffs) == 0 {
+			d.printf("Jamf School roster: %d users and %d classes as expected, %d ASM classes untouched; people skipped: %s",
+				len(d.rosterExp.Users), len(d.rosterExp.Classes), len(d.rosterExp.ASM), skipped)
+		} else {
+			d.printf("Jamf School roster: %d differences from the roster; the first:", len(f.Diffs))
+			for i, w := range f.Diffs {
+				if i == 5 {
+					break
+				}
+				d.printf("  %s", w)
+			}
+		}
+		d.printf("new students' iPads with their new user as owner: %d of %d students", owned, len(d.absent))
+		return jamfSchoolOutcome(f)
 	}
 
 	wrong := d.jamfProDifferences()
@@ -232,7 +242,7 @@ func (d *demo) jamfProDifferences() []string { return d.pro.Differences(d.distri
 
 // printHowToLookAround says how to point kubectl and curl at the running demo.
 func (d *demo) printHowToLookAround() {
-	d.heading("8. Look around (Ctrl-C stops everything)")
+	d.heading("Look around (Ctrl-C stops everything)")
 	kubectl := d.rel(filepath.Join(d.assets, "kubectl"))
 	d.printf("export KUBECONFIG=$PWD/%s", d.rel(d.kubeconfig))
 	d.printf("export PATH=$PWD/%s:$PATH   # the kubectl built with the control plane", filepath.Dir(kubectl))
