@@ -218,6 +218,11 @@ func (d *demo) run(ctx context.Context) (Outcome, error) {
 	if err := d.waitForRun(ctx); err != nil {
 		return Outcome{}, fmt.Errorf("run: %w", err)
 	}
+	if d.cfg.Target == TargetJamfSchool {
+		if err := d.approveRosterOnboarding(ctx); err != nil {
+			return Outcome{}, fmt.Errorf("approving the run: %w", err)
+		}
+	}
 	d.heading("What the run did")
 	if err := d.showRun(ctx); err != nil {
 		return Outcome{}, err
@@ -636,10 +641,8 @@ func (d *demo) triggerRun(ctx context.Context) error {
 	}
 	d.lastRunNow = value
 	args := []string{"annotate", "devicesyncpolicy", PolicyName, "-n", Namespace, dsv1.RunNowAnnotation + "=" + value, "--overwrite"}
-	d.printf("$ kubectl %s", strings.Join(args, " "))
-	out, err := exec.CommandContext(ctx, filepath.Join(d.assets, "kubectl"), append([]string{"--kubeconfig", d.kubeconfig}, args...)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("kubectl annotate: %w: %s", err, out)
+	if err := d.kubectl(ctx, args...); err != nil {
+		return err
 	}
 
 	deadline := time.Now().Add(d.cfg.ReadyTimeout)
@@ -665,6 +668,16 @@ func (d *demo) triggerRun(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// kubectl prints and runs the real kubectl with the demo's kubeconfig.
+func (d *demo) kubectl(ctx context.Context, args ...string) error {
+	d.printf("$ kubectl %s", strings.Join(args, " "))
+	out, err := exec.CommandContext(ctx, filepath.Join(d.assets, "kubectl"), append([]string{"--kubeconfig", d.kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kubectl %s: %w: %s", args[0], err, out)
+	}
+	return nil
 }
 
 func (d *demo) listRuns(ctx context.Context) ([]dsv1.SyncRun, error) {

@@ -125,7 +125,7 @@ func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 //   - people sharing a username (without case) are all skipped DuplicateUser: none is written, none
 //     sits in a class;
 //   - a person with no user yet is created, unless it has no email (NoEmail) or its email is another
-//     user's (EmailTaken);
+//     user's or another new person's (EmailTaken);
 //   - every other person has a user in its school's location, in the teachers group (teachers by
 //     the OneRoster role teacher) or the students group of its school;
 //   - a class (not ASM-managed) exists once in its school's location, named by demoClassName, with its
@@ -151,6 +151,13 @@ func expectRoster(d *district.District, r *district.Roster, before map[string]md
 			byUsername[u]++
 		}
 	}
+	newEmails := map[string]int{} // emails of people who would be created
+	for _, p := range people {
+		u := lower(p.Username)
+		if _, exists := before[u]; u != "" && byUsername[u] == 1 && !exists && lower(p.Email) != "" {
+			newEmails[lower(p.Email)]++
+		}
+	}
 	hasUser := map[string]string{} // roster id -> username of the user it has after the run
 	for _, p := range people {
 		u := lower(p.Username)
@@ -163,7 +170,7 @@ func expectRoster(d *district.District, r *district.Roster, before map[string]md
 		case !exists && strings.TrimSpace(p.Email) == "":
 			exp.Skipped[p.DistrictID] = skipNoEmail
 			exp.NotCreated = append(exp.NotCreated, u)
-		case !exists && emails[lower(p.Email)]:
+		case !exists && (emails[lower(p.Email)] || newEmails[lower(p.Email)] > 1):
 			exp.Skipped[p.DistrictID] = skipEmailTaken
 			exp.NotCreated = append(exp.NotCreated, u)
 		default:

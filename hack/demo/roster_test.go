@@ -130,6 +130,20 @@ func TestExpectRosterAppliesTheDecisionTableRules(t *testing.T) {
 			},
 		},
 		{
+			name: "two new people sharing an email are both skipped EmailTaken",
+			roster: &district.Roster{Teachers: []district.Patron{
+				{DistrictID: "T-A", Username: "ta", Email: "shared@example.org", Type: district.PatronTeacher, SiteShortName: "LHS"},
+				{DistrictID: "T-B", Username: "tb", Email: "Shared@example.org", Type: district.PatronTeacher, SiteShortName: "LHS"},
+			}},
+			before: users(all...),
+			check: func(e rosterExpectation) string {
+				if e.Skipped["T-A"] != skipEmailTaken || e.Skipped["T-B"] != skipEmailTaken {
+					return fmt.Sprintf("skipped %v, want T-A and T-B EmailTaken", e.Skipped)
+				}
+				return ""
+			},
+		},
+		{
 			name: "two classes rendering one name in one location are both skipped; the same name elsewhere is not",
 			roster: &district.Roster{Sections: []district.Section{
 				{SourcedID: "c1", Title: "Art", SchoolShortName: "LHS"}, {SourcedID: "c2", Title: "art", SchoolShortName: "LHS"},

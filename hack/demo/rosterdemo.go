@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
@@ -337,4 +340,44 @@ func countValues(m map[string]string) map[string]int {
 		out[v]++
 	}
 	return out
+}
+
+// approveRosterOnboarding approves a first run Blocked by its roster plan. A policy's first roster sync
+// changes nearly every user (each joins its students or teachers group) and creates every class: more
+// than safety.maxChanges, so the run is Blocked with nothing written. A person reads the plan and
+// approves exactly it by its digest (README, "Dry run, and approving a blocked run"); the demo does so
+// with the real kubectl, then waits for the run to re-read both systems and apply. A run blocked for
+// any other reason is left Blocked, and the verdict fails it.
+func (d *demo) approveRosterOnboarding(ctx context.Context) error {
+	r := d.syncRun
+	b := r.Status.Blocked
+	if r.Status.Phase != dsv1.PhaseBlocked || b == nil || b.Reason != "ChangeBudgetExceeded" || !strings.Contains(b.Message, "roster plan") {
+		return nil
+	}
+	d.printf("Blocked (%s): %s", b.Reason, b.Message)
+	d.printf("a first roster sync puts every user in a group and creates every class; the demo approves this plan, as a person would:")
+	if err := d.kubectl(ctx, "annotate", "syncrun", r.Name, "-n", Namespace, dsv1.ApproveAnnotation+"="+b.PlanDigest, "--overwrite"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d.cfg.ReadyTimeout)
+	for {
+		if err := d.managerFailed(); err != nil {
+			return err
+		}
+		var now dsv1.SyncRun
+		if err := d.k8s.Get(ctx, client.ObjectKeyFromObject(r), &now); err != nil {
+			return err
+		}
+		if now.Status.Phase != dsv1.PhaseBlocked || now.Status.Blocked == nil || now.Status.Blocked.PlanDigest != b.PlanDigest {
+			d.syncRun = &now
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("SyncRun %s still Blocked on plan %s %s after its approval", r.Name, b.PlanDigest, d.cfg.ReadyTimeout)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return d.waitForRun(ctx)
 }
