@@ -62,6 +62,7 @@ const (
 
 type orUser struct {
 	person  Person
+	noRole  bool // no role: reported, and no Person (the SIS CSV's people are the ones without a role)
 	line    int
 	name    string // display name, "Given Family"
 	student int32  // index into students, or -1
@@ -113,7 +114,7 @@ type oneRoster struct {
 // teacher through a role=teacher enrollment. enabledUser is not read: a disabled account's grade is still its grade.
 //
 // For roster sync, Roster.People holds every usable users.csv row whatever its role (a row left out only for a
-// missing or duplicated sourcedId or status tobedeleted; a missing or duplicated key value drops the Student, not
+// missing or duplicated sourcedId, status tobedeleted, or no role at all, which is reported; a missing or duplicated key value drops the Student, not
 // the Person), and Roster.Classes every usable class (title, classCode, location, first of periods and grades,
 // schoolSourcedId) with its active enrollments of any non-empty role, as given, one per person, in file order.
 func ReadOneRoster(fsys fs.FS, opts Options) (*Roster, error) {
@@ -225,6 +226,7 @@ func (o *oneRoster) readUsers(fsys fs.FS) error {
 		}
 		if role == "" {
 			ros.problem(t.file, t.line, colRole, "missing role")
+			u.noRole = true
 		}
 		if strings.EqualFold(role, "student") {
 			u.student = o.addStudent(t, c, id, keyCol)
@@ -495,7 +497,7 @@ func (o *oneRoster) enrol(si, ci int32, line int) {
 
 func (o *oneRoster) build() {
 	for i := range o.users {
-		if p := o.users[i].person; o.userIdx[p.ID] == int32(i) {
+		if p := o.users[i].person; o.userIdx[p.ID] == int32(i) && !o.users[i].noRole {
 			o.ros.People = append(o.ros.People, p)
 		}
 	}
