@@ -161,8 +161,10 @@ func TestBuildRoster(t *testing.T) {
 				"UserCreated User dana.two @Madison username=>dana.two; firstName=>Dana; lastName=>Two; email=>dana.two@example.org; location=>Madison; groups=>MHS Students",
 			}},
 		{name: "a person of another role (guardian) gets no user and is not skipped",
-			people: people(func(p []roster.Person) []roster.Person { return append(p, rperson("g1", "guardian", "gale.parent", "org1")) }),
-			mdm:    synced()},
+			people: people(func(p []roster.Person) []roster.Person {
+				return append(p, rperson("g1", "guardian", "gale.parent", "org1"))
+			}),
+			mdm: synced()},
 		{name: "a school system's teacher role in Teachers.Roles makes a teacher",
 			policy: pol(func(p *Policy) { p.RosterSync.Teachers.Roles = []string{"role_teacher"} }),
 			people: people(func(p []roster.Person) []roster.Person {
@@ -208,11 +210,15 @@ func TestBuildRoster(t *testing.T) {
 			wantChanges: []string{"MembersChanged Class LHS Algebra 3 @Lincoln students=avery.smith, blake.jones>blake.jones; teachers=jordan.lee>jordan.lee"},
 			wantSkips:   []string{"NoMDMUser Class LHS Algebra 3", "DuplicateUser User avery.smith"}},
 		{name: "a person whose MDM user is in the trash is skipped UserInTrash",
-			mdm: mdmWith(func(m *MDMRoster) { m.Users[1].Trashed = true; m.Users[1].FirstName = "Old" }),
+			mdm:         mdmWith(func(m *MDMRoster) { m.Users[1].Trashed = true; m.Users[1].FirstName = "Old" }),
 			wantChanges: []string{"MembersChanged Class LHS Algebra 3 @Lincoln students=avery.smith, blake.jones>blake.jones; teachers=jordan.lee>jordan.lee"},
 			wantSkips:   []string{"NoMDMUser Class LHS Algebra 3", "UserInTrash User avery.smith"}},
 		{name: "a new person without an email is skipped NoEmail",
-			people:    people(func(p []roster.Person) []roster.Person { s := rperson("s3", "student", "casey.new", "org1"); s.Email = ""; return append(p, s) }),
+			people: people(func(p []roster.Person) []roster.Person {
+				s := rperson("s3", "student", "casey.new", "org1")
+				s.Email = ""
+				return append(p, s)
+			}),
 			mdm:       synced(),
 			wantSkips: []string{"NoEmail User casey.new"}},
 		{name: "a new person whose email an MDM user holds (any case) is skipped EmailTaken",
@@ -232,17 +238,25 @@ func TestBuildRoster(t *testing.T) {
 			mdm:       synced(),
 			wantSkips: []string{"EmailTaken User casey.new", "EmailTaken User drew.new"}},
 		{name: "an existing user whose names differ gets only the differing fields",
-			mdm: mdmWith(func(m *MDMRoster) { m.Users[1].FirstName = "Avry" }),
+			mdm:         mdmWith(func(m *MDMRoster) { m.Users[1].FirstName = "Avry" }),
 			wantChanges: []string{"UserUpdated User avery.smith @Lincoln firstName=Avry>Avery"}},
 		{name: "an email differing only in case is in sync; an empty roster email or name is never written",
-			people: people(func(p []roster.Person) []roster.Person { p[1].Email = "AVERY.SMITH@example.org"; p[2].Email, p[2].GivenName = "", ""; return p }),
-			mdm:    synced()},
+			people: people(func(p []roster.Person) []roster.Person {
+				p[1].Email = "AVERY.SMITH@example.org"
+				p[2].Email, p[2].GivenName = "", ""
+				return p
+			}),
+			mdm: synced()},
 		{name: "a changed email is written",
 			people:      people(func(p []roster.Person) []roster.Person { p[1].Email = "avery@example.org"; return p }),
 			mdm:         synced(),
 			wantChanges: []string{"UserUpdated User avery.smith @Lincoln email=avery.smith@example.org>avery@example.org"}},
 		{name: "a changed email another MDM user holds is left out and reported EmailTaken",
-			people:      people(func(p []roster.Person) []roster.Person { p[1].Email = "blake.jones@example.org"; p[1].GivenName = "Ave"; return p }),
+			people: people(func(p []roster.Person) []roster.Person {
+				p[1].Email = "blake.jones@example.org"
+				p[1].GivenName = "Ave"
+				return p
+			}),
 			mdm:         synced(),
 			wantChanges: []string{"UserUpdated User avery.smith @Lincoln firstName=Avery>Ave"},
 			wantSkips:   []string{"EmailTaken User avery.smith"}},
@@ -278,7 +292,7 @@ func TestBuildRoster(t *testing.T) {
 
 		// Classes.
 		{name: "a class of that name in that location without the marker is adopted: its description is set",
-			mdm: mdmWith(func(m *MDMRoster) { m.Classes[0].Description = "made by hand" }),
+			mdm:         mdmWith(func(m *MDMRoster) { m.Classes[0].Description = "made by hand" }),
 			wantChanges: []string{"ClassUpdated Class LHS Algebra 3 @Lincoln description=made by hand>" + ClassMarkerPrefix + "c1"}},
 		{name: "a class carrying the marker is renamed with the roster",
 			classes:     []roster.Class{rclass("c1", "Algebra I", "3", "org1", "t1:teacher", "s1:student", "s2:student")},
@@ -323,13 +337,17 @@ func TestBuildRoster(t *testing.T) {
 			},
 			wantSkips: []string{"NoTeacher Class LHS Study Hall"}},
 		{name: "a class member with no MDM user is reported NoMDMUser and the class written without them",
-			policy:  pol(func(p *Policy) { p.RosterSync.Users = nil }),
-			people:  people(func(p []roster.Person) []roster.Person { return append(p, rperson("s3", "student", "casey.new", "org1")) }),
-			classes: []roster.Class{rclass("c1", "Algebra", "3", "org1", "t1:teacher", "s1:student", "s2:student", "s3:student")},
-			mdm:     synced(),
+			policy: pol(func(p *Policy) { p.RosterSync.Users = nil }),
+			people: people(func(p []roster.Person) []roster.Person {
+				return append(p, rperson("s3", "student", "casey.new", "org1"))
+			}),
+			classes:   []roster.Class{rclass("c1", "Algebra", "3", "org1", "t1:teacher", "s1:student", "s2:student", "s3:student")},
+			mdm:       synced(),
 			wantSkips: []string{"NoMDMUser Class LHS Algebra 3"}},
 		{name: "a new class names users created in the same run by username",
-			people: people(func(p []roster.Person) []roster.Person { return append(p, rperson("s3", "student", "casey.new", "org1")) }),
+			people: people(func(p []roster.Person) []roster.Person {
+				return append(p, rperson("s3", "student", "casey.new", "org1"))
+			}),
 			classes: []roster.Class{rclass("c1", "Algebra", "3", "org1", "t1:teacher", "s1:student", "s2:student", "s3:student")},
 			mdm:     synced(),
 			wantChanges: []string{
