@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -708,4 +709,58 @@ func TestBuildRosterCounts(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("counts:\n got %+v\nwant %+v", got, want)
 	}
+}
+
+func TestBuildRosterWritesWhatTheTargetNeeds(t *testing.T) {
+	p := rosterPolicy(t)
+	p.RosterSync.Users.Password = tmpl(t, "roster.users.password", "hunter2-{{.Grade}}")
+	data := RosterData{People: append(rosterPeople(), rperson("s3", "student", "casey.new", "org1")),
+		Classes: []roster.Class{rclass("c1", "Algebra", "3", "org1", "t1:teacher", "s1:student", "s3:student")}}
+	m := synced()
+	m.Groups = m.Groups[:1] // LHS Teachers is missing
+	m.Users[0].Groups = nil
+	m.Classes = nil
+	rp := BuildRoster(p, data, m)
+	byName := map[string]RosterChange{}
+	for _, c := range rp.Changes {
+		byName[c.Action+" "+c.Name] = c
+	}
+	t.Run("the teachers group is created with the Teacher permission", func(t *testing.T) {
+		g := byName["GroupCreated LHS Teachers"]
+		if g.Group == nil || !g.Group.Teacher || g.Phase != PhaseGroups || g.Location != "Lincoln" {
+			t.Errorf("got %+v", g)
+		}
+	})
+	t.Run("a user joins a group created in the run by location and name", func(t *testing.T) {
+		u := byName["UserUpdated jordan.lee"]
+		if u.Ref != "11" || u.User == nil || !reflect.DeepEqual(u.User.Groups, []GroupRef{{Location: "Lincoln", Name: "LHS Teachers"}}) {
+			t.Errorf("got %+v", u)
+		}
+	})
+	t.Run("a new user carries its set, an existing group by ref, the password rule and the person's data", func(t *testing.T) {
+		u := byName["UserCreated casey.new"]
+		want := &UserSet{Username: "casey.new", FirstName: ptr("Casey"), LastName: ptr("New"), Email: ptr("casey.new@example.org"),
+			Location: ptr("Lincoln"), Groups: []GroupRef{{Ref: "1"}}}
+		if !reflect.DeepEqual(u.User, want) || u.Key != "s3" || u.Phase != PhaseUsers {
+			t.Errorf("got %+v, want set %+v", u, want)
+		}
+		if u.NewUser == nil || u.NewUser.Password != p.RosterSync.Users.Password || u.NewUser.Data.Username != "casey.new" ||
+			u.NewUser.Data.SchoolCode != "LHS" || u.NewUser.Data.Grade != "09" {
+			t.Errorf("NewUser %+v", u.NewUser)
+		}
+	})
+	t.Run("a new class names existing members by ref and new ones by username", func(t *testing.T) {
+		c := byName["ClassCreated LHS Algebra 3"]
+		want := &ClassSet{Name: ptr("LHS Algebra 3"), Description: ptr(ClassMarkerPrefix + "c1"),
+			Students: []UserRef{{Ref: "12"}, {Username: "casey.new"}}, Teachers: []UserRef{{Ref: "11"}}, SetMembers: true}
+		if !reflect.DeepEqual(c.Class, want) || c.Phase != PhaseClasses {
+			t.Errorf("got %+v, want %+v", c.Class, want)
+		}
+	})
+	t.Run("no password rule appears in the plan as it is encoded for status and the digest", func(t *testing.T) {
+		b, err := json.Marshal(rp)
+		if err != nil || strings.Contains(string(b), "hunter2") || !strings.Contains(string(b), "casey.new") {
+			t.Errorf("encoded plan (error %v): %s", err, b)
+		}
+	})
 }
