@@ -168,6 +168,8 @@ type rosterBuilder struct {
 	managed     map[string]bool            // managed group keys (location + folded name)
 	newGroups   map[string]*RosterChange   // key -> GroupCreated
 	teacherRole map[string]bool
+	allPeople   map[string]roster.Person // every roster person by ID, in scope or not
+	usernames   map[string]string        // MDM user ref -> username, for status
 }
 
 func groupKey(location, name string) string {
@@ -185,8 +187,16 @@ func (b *rosterBuilder) index() {
 	}
 	b.usersByName = map[string][]*MDMUser{}
 	b.emails = map[string][]string{}
+	b.usernames = map[string]string{}
+	b.allPeople = map[string]roster.Person{}
+	for _, p := range b.data.People {
+		if _, seen := b.allPeople[p.ID]; !seen {
+			b.allPeople[p.ID] = p
+		}
+	}
 	for i := range b.mdm.Users {
 		u := &b.mdm.Users[i]
+		b.usernames[u.Ref] = u.Username
 		if n := fold(u.Username); n != "" {
 			b.usersByName[n] = append(b.usersByName[n], u)
 		}
@@ -678,10 +688,8 @@ func (b *rosterBuilder) userRef(id string) (*UserRef, string) {
 	rp, ok := b.byID[id]
 	switch {
 	case !ok:
-		for _, p := range b.data.People {
-			if p.ID == id {
-				return b.mdmUserRef(p.Username, "is not in a school of this policy and")
-			}
+		if p, ok := b.allPeople[id]; ok {
+			return b.mdmUserRef(p.Username, "is not in a school of this policy and")
 		}
 		return nil, "is not in the roster's users"
 	case rp.dup:
@@ -806,17 +814,13 @@ func sameMembers(want []UserRef, have []string) bool {
 
 // userNames shows member references for status: usernames, comma-separated, sorted.
 func (b *rosterBuilder) userNames(rs []UserRef) string {
-	byRef := map[string]string{}
-	for _, u := range b.mdm.Users {
-		byRef[u.Ref] = u.Username
-	}
 	names := make([]string, 0, len(rs))
 	for _, r := range rs {
 		switch {
 		case r.Ref == "":
 			names = append(names, r.Username)
-		case byRef[r.Ref] != "":
-			names = append(names, byRef[r.Ref])
+		case b.usernames[r.Ref] != "":
+			names = append(names, b.usernames[r.Ref])
 		default:
 			names = append(names, "#"+r.Ref)
 		}
