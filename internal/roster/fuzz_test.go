@@ -32,6 +32,22 @@ func checkRoster(t *testing.T, ros *Roster, err error) {
 			t.Errorf("teachers of %q not sorted and unique: %q", k, s.Teachers)
 		}
 	}
+	ids := map[string]bool{}
+	for _, p := range ros.People {
+		if p.ID == "" || ids[p.ID] {
+			t.Errorf("person ID %q empty or repeated", p.ID)
+		}
+		ids[p.ID] = true
+	}
+	for _, c := range ros.Classes {
+		seated := map[string]bool{}
+		for _, e := range c.Enrollments {
+			if !ids[e.Person] || seated[e.Person] || e.Role == "" {
+				t.Errorf("class %q: enrollment %+v names no person, repeats one or has no role", c.ID, e)
+			}
+			seated[e.Person] = true
+		}
+	}
 	for _, p := range ros.Problems {
 		if p.File == "" && !strings.HasSuffix(p.Message, "more problems not listed") {
 			t.Errorf("problem without a file: %+v", p)

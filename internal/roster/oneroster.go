@@ -35,12 +35,15 @@ const (
 	colUserSourcedID  = "userSourcedId"
 	colBeginDate      = "beginDate"
 	colEndDate        = "endDate"
+	colPeriods        = "periods"
+	colSchoolSourced  = "schoolSourcedId"
 )
 
 var oneRosterColumns = map[string]bool{
 	colSourcedID: true, colStatus: true, colOrgSourcedIDs: true, colRole: true, colUsername: true, colGivenName: true,
 	colFamilyName: true, colIdentifier: true, colEmail: true, colGrades: true, colTitle: true, colClassCode: true,
 	colClassType: true, colLocation: true, colClassSourcedID: true, colUserSourcedID: true, colBeginDate: true, colEndDate: true,
+	colPeriods: true, colSchoolSourced: true,
 }
 
 // exact matches OneRoster headers exactly as the spec spells them; columns this package does not read are ignored
@@ -58,6 +61,8 @@ const (
 )
 
 type orUser struct {
+	person  Person
+	noRole  bool // no role: reported, and no Person (the SIS CSV's people are the ones without a role)
 	line    int
 	name    string // display name, "Given Family"
 	student int32  // index into students, or -1
@@ -79,6 +84,8 @@ type orClass struct {
 	show      string // the homeroom display value (title, classCode or location)
 	homeroom  bool
 	teachers  []int32 // user indexes
+	class     Class   // the roster sync view: columns and active enrollments
+	enrolled  map[int32]bool
 }
 
 type oneRoster struct {
@@ -105,6 +112,11 @@ type oneRoster struct {
 // Rows whose status is tobedeleted are ignored, as are enrollments that reference them and enrollments outside their
 // beginDate..endDate window on Options.Today. Only users with role student become Students; any user can be a
 // teacher through a role=teacher enrollment. enabledUser is not read: a disabled account's grade is still its grade.
+//
+// For roster sync, Roster.People holds every usable users.csv row whatever its role (a row left out only for a
+// missing or duplicated sourcedId, status tobedeleted, or no role at all, which is reported; a missing or duplicated key value drops the Student, not
+// the Person), and Roster.Classes every usable class (title, classCode, location, first of periods and grades,
+// schoolSourcedId) with its active enrollments of any non-empty role, as given, one per person, in file order.
 func ReadOneRoster(fsys fs.FS, opts Options) (*Roster, error) {
 	opts, err := opts.withDefaults(FormatOneRoster)
 	if err != nil {
@@ -171,6 +183,7 @@ func (o *oneRoster) readUsers(fsys fs.FS) error {
 	defer t.Close()
 	ros := o.ros
 	iID, iStatus, iRole, iGiven, iFamily := t.index(colSourcedID), t.index(colStatus), t.index(colRole), t.index(colGivenName), t.index(colFamilyName)
+	iIdent := t.index(colIdentifier)
 	c := userCols{key: t.index(keyCol), grades: t.index(colGrades), orgs: t.index(colOrgSourcedIDs), email: t.index(colEmail), username: t.index(colUsername), given: iGiven, family: iFamily}
 	for {
 		ok, err := t.next(ros)
@@ -206,8 +219,14 @@ func (o *oneRoster) readUsers(fsys fs.FS) error {
 		}
 		u := orUser{line: t.line, name: displayName(t.at(iGiven), t.at(iFamily)), student: -1}
 		role := t.at(iRole)
+		u.person = Person{
+			ID: id, Identifier: t.at(iIdent), Role: role, Username: t.at(c.username),
+			GivenName: t.at(iGiven), FamilyName: t.at(iFamily), Email: t.at(c.email),
+			Orgs: listOf(t.at(c.orgs)), Grade: firstOf(t.at(c.grades)), Line: t.line,
+		}
 		if role == "" {
 			ros.problem(t.file, t.line, colRole, "missing role")
+			u.noRole = true
 		}
 		if strings.EqualFold(role, "student") {
 			u.student = o.addStudent(t, c, id, keyCol)
@@ -269,6 +288,17 @@ func (o *oneRoster) excludeStudent(si int32) {
 	}
 }
 
+// listOf splits a OneRoster CSV list field ("org1, org2") into its non-empty entries, in order.
+func listOf(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // firstOf returns the first entry of a OneRoster CSV list field ("09,10" -> "09").
 func firstOf(v string) string {
 	if i := strings.IndexByte(v, ','); i >= 0 {
@@ -314,6 +344,10 @@ func (o *oneRoster) readClasses(fsys fs.FS) error {
 			continue
 		}
 		c := orClass{line: t.line, sourcedID: id, show: t.at(iShow)}
+		c.class = Class{
+			ID: id, Title: t.get(colTitle), ClassCode: t.get(colClassCode), Location: t.get(colLocation),
+			Period: firstOf(t.get(colPeriods)), School: t.get(colSchoolSourced), Grade: firstOf(t.get(colGrades)), Line: t.line,
+		}
 		switch ct := t.at(iType); {
 		case strings.EqualFold(ct, "homeroom"):
 			c.homeroom = true
@@ -361,6 +395,9 @@ func (o *oneRoster) readEnrollments(fsys fs.FS) error {
 		ui, ok := o.lookup(t, o.userIdx, colUserSourcedID, uid, "user")
 		if !ok {
 			continue
+		}
+		if role != "" {
+			o.seat(ci, ui, role)
 		}
 		switch {
 		case strings.EqualFold(role, "student"):
@@ -422,6 +459,20 @@ func (o *oneRoster) lookup(t *table, idx map[string]int32, col, id, what string)
 	return i, i >= 0
 }
 
+// seat records a person's active enrollment in a class for roster sync: the first row per person wins,
+// with its role as given.
+func (o *oneRoster) seat(ci, ui int32, role string) {
+	c := &o.classes[ci]
+	if c.enrolled[ui] {
+		return
+	}
+	if c.enrolled == nil {
+		c.enrolled = map[int32]bool{}
+	}
+	c.enrolled[ui] = true
+	c.class.Enrollments = append(c.class.Enrollments, Enrollment{Person: o.users[ui].person.ID, Role: role})
+}
+
 func (o *oneRoster) enrol(si, ci int32, line int) {
 	st := &o.students[si]
 	if slices.Contains(st.classes, ci) {
@@ -445,6 +496,16 @@ func (o *oneRoster) enrol(si, ci int32, line int) {
 }
 
 func (o *oneRoster) build() {
+	for i := range o.users {
+		if p := o.users[i].person; o.userIdx[p.ID] == int32(i) && !o.users[i].noRole {
+			o.ros.People = append(o.ros.People, p)
+		}
+	}
+	for i := range o.classes {
+		if c := o.classes[i].class; o.classIdx[c.ID] == int32(i) {
+			o.ros.Classes = append(o.ros.Classes, c)
+		}
+	}
 	students := o.ros.Students
 	var scratch []string
 	for i := range o.students {

@@ -64,6 +64,11 @@ func sisCanon(h string) string {
 // rows are ignored (a student who left; Destiny's own patron status decides what happens to the device), and any
 // other value is a problem. With Options.StudentPatronTypes set, rows of other patron types are ignored and the
 // PatronType column is required. Teachers are never set: the patron CSV has none.
+//
+// Roster.People (roster sync) holds every active row with a DistrictID, whatever its patron type (so
+// teachers are users even when StudentPatronTypes filters Students): ID and Identifier are the
+// DistrictID, Orgs the SiteShortName. Rows sharing a DistrictID are all left out (a problem). Classes
+// is always empty: the patron CSV has none.
 func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 	opts, err := opts.withDefaults(FormatSISPatrons)
 	if err != nil {
@@ -81,6 +86,7 @@ func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 	defer t.Close()
 	ros := newRoster(FormatSISPatrons, opts)
 	first := map[string]int{} // key -> line of the first row holding it, -1 once duplicated
+	people := sisPeople{first: map[string]int{}, allKeyed: map[string]bool{}}
 	for {
 		ok, err := t.next(ros)
 		if err != nil {
@@ -89,15 +95,17 @@ func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 		if !ok {
 			break
 		}
-		if len(opts.StudentPatronTypes) > 0 && !containsFold(opts.StudentPatronTypes, t.get(SISPatronType)) {
-			continue
-		}
 		switch st := t.get(SISStatus); strings.ToUpper(st) {
 		case "", "A", "ACTIVE", "R", "RESTRICTED":
 		case "I", "INACTIVE":
 			continue
 		default:
 			ros.problem(t.file, t.line, SISStatus, "status %s is not A, I or R: row not used", quote(st))
+			continue
+		}
+		student := len(opts.StudentPatronTypes) == 0 || containsFold(opts.StudentPatronTypes, t.get(SISPatronType))
+		people.add(t, ros, student && opts.KeyField == KeyDistrictID)
+		if !student {
 			continue
 		}
 		key := NormalizeKey(opts.KeyField, t.get(keyCol))
@@ -126,8 +134,70 @@ func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 			Username:   t.get(SISUsername),
 		}
 	}
+	ros.People = people.list()
 	ros.finish()
 	return ros, nil
+}
+
+// sisPeople collects the roster sync view of the SIS CSV: every active row with a DistrictID becomes a
+// Person, whatever its patron type; rows sharing a DistrictID are all left out.
+type sisPeople struct {
+	people  []Person
+	dropped []bool
+	// keyed[i] is true when the row is a student row keyed by DistrictID: the student reader already
+	// reports its missing or duplicate DistrictID, so the person reader does not repeat it.
+	keyed []bool
+	first map[string]int // DistrictID -> index into people, -1 once duplicated
+	// allKeyed[id] is true while every row of a duplicated DistrictID was keyed (reported already).
+	allKeyed map[string]bool
+}
+
+func (sp *sisPeople) add(t *table, ros *Roster, keyed bool) {
+	id := t.get(SISDistrictID)
+	if id == "" {
+		if !keyed {
+			ros.problem(t.file, t.line, SISDistrictID, "missing %s: no roster user", SISDistrictID)
+		}
+		return
+	}
+	if prev, seen := sp.first[id]; seen {
+		if prev >= 0 {
+			sp.dropped[prev] = true
+			sp.allKeyed[id] = sp.keyed[prev]
+			sp.first[id] = -1
+		}
+		quiet := keyed && sp.allKeyed[id]
+		if prev >= 0 && !quiet {
+			ros.problem(t.file, sp.people[prev].Line, SISDistrictID, "duplicate %s %s (also on line %d): no roster user", SISDistrictID, quote(id), t.line)
+		}
+		if !quiet {
+			ros.problem(t.file, t.line, SISDistrictID, "duplicate %s %s: no roster user", SISDistrictID, quote(id))
+		}
+		sp.allKeyed[id] = quiet
+		return
+	}
+	sp.first[id] = len(sp.people)
+	var orgs []string
+	if site := t.get(SISSiteShortName); site != "" {
+		orgs = []string{site}
+	}
+	sp.people = append(sp.people, Person{
+		ID: id, Identifier: id, PatronType: t.get(SISPatronType), Username: t.get(SISUsername),
+		GivenName: t.get(SISFirstName), FamilyName: t.get(SISLastName), Email: t.get(SISEmail),
+		Orgs: orgs, Grade: t.get(SISGradeLevel), Line: t.line,
+	})
+	sp.dropped = append(sp.dropped, false)
+	sp.keyed = append(sp.keyed, keyed)
+}
+
+func (sp *sisPeople) list() []Person {
+	var out []Person
+	for i, p := range sp.people {
+		if !sp.dropped[i] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func containsFold(list []string, v string) bool {

@@ -19,6 +19,12 @@
 //	.SchoolName  the school's display name
 //	.Building    the Jamf Pro building (or Jamf School location) the school maps to
 //
+// Roster sync's templates see a narrower model, enforced by CompileFields: class names ClassFields
+// (.Title .ClassCode .Period .School .SchoolCode .SchoolName .Grade .Location, where .SchoolCode is the
+// site short name again and .Location the classes.csv location), group names PersonFields (.School
+// .SchoolCode .SchoolName .Grade .FirstName .LastName .Username .DistrictID). Device rules cannot use
+// the class-only fields.
+//
 // Fields a rule does not have (for example the names on a device nobody holds) are empty strings.
 //
 // # Functions
@@ -90,7 +96,25 @@ type Data struct {
 	School     string
 	SchoolName string
 	Building   string
+
+	// Class fields (roster sync's class names, see ClassFields): a OneRoster class's title, classCode,
+	// first period and location. SchoolCode is the same value as School (the name the examples
+	// use); Location is the classes.csv location, not the MDM location.
+	Title      string
+	ClassCode  string
+	Period     string
+	SchoolCode string
+	Location   string
 }
+
+// ClassFields are the fields a roster class name template may use (CompileFields): the class's
+// title, classCode, first period, the policy school's Destiny site short name (.School, .SchoolCode),
+// its display name, the class's first grade and its classes.csv location.
+var ClassFields = []string{"Title", "ClassCode", "Period", "School", "SchoolCode", "SchoolName", "Grade", "Location"}
+
+// PersonFields are the fields a roster group-name template (students and teachers groups) may use: the
+// person's school (site short name, twice, and display name), grade, names, username and district id.
+var PersonFields = []string{"School", "SchoolCode", "SchoolName", "Grade", "FirstName", "LastName", "Username", "DistrictID"}
 
 // FullName is the .FullName of a borrower: "First Last", trimmed, with a single space only when both
 // parts are present.
@@ -141,7 +165,7 @@ type part struct {
 var stringFields = map[string]int{
 	"Serial": 1, "AssetTag": 2, "Barcode": 3, "FirstName": 4, "MiddleName": 5, "LastName": 6, "FullName": 7,
 	"DistrictID": 8, "Username": 9, "Email": 10, "Grade": 11, "Homeroom": 12, "School": 13, "SchoolName": 14,
-	"Building": 15,
+	"Building": 15, "Title": 16, "ClassCode": 17, "Period": 18, "SchoolCode": 19, "Location": 20,
 }
 
 func fieldValue(d *Data, field int) string {
@@ -176,6 +200,16 @@ func fieldValue(d *Data, field int) string {
 		return d.SchoolName
 	case 15:
 		return d.Building
+	case 16:
+		return d.Title
+	case 17:
+		return d.ClassCode
+	case 18:
+		return d.Period
+	case 19:
+		return d.SchoolCode
+	case 20:
+		return d.Location
 	}
 	return ""
 }
@@ -223,6 +257,23 @@ func Compile(name, text string) (*Template, error) { return CompileLimit(name, t
 
 // CompileLimit is Compile with another limit on the rendered value (for example MaxDepartmentLen).
 func CompileLimit(name, text string, maxLen int) (*Template, error) {
+	return compile(name, text, maxLen, deviceFields)
+}
+
+// CompileFields is Compile for a rule that may use only the given Data fields (for example
+// ClassFields): any other field, even one of Data, is a compile error that lists the allowed ones.
+// Unknown names in allowed are ignored.
+func CompileFields(name, text string, allowed ...string) (*Template, error) {
+	set := make(map[string]bool, len(allowed))
+	for _, f := range allowed {
+		if fields[f] {
+			set[f] = true
+		}
+	}
+	return compile(name, text, MaxLen, set)
+}
+
+func compile(name, text string, maxLen int, fieldSet map[string]bool) (*Template, error) {
 	fail := func(err error) (*Template, error) { return nil, &Error{Rule: name, Err: err} }
 	if maxLen <= 0 || maxLen > maxWork {
 		return fail(fmt.Errorf("limit %d out of range 1..%d", maxLen, maxWork))
@@ -246,7 +297,7 @@ func CompileLimit(name, text string, maxLen int) (*Template, error) {
 	if tmpl.Tree == nil {
 		return fail(errors.New("empty template"))
 	}
-	if err := check(tmpl.Tree.Root, 0); err != nil {
+	if err := check(tmpl.Tree.Root, 0, fieldSet); err != nil {
 		return fail(err)
 	}
 	t := &Template{name: name, source: text, maxLen: maxLen, tmpl: tmpl, parts: plain(tmpl.Tree.Root)}
@@ -264,6 +315,7 @@ var sample = Data{
 	LastName: "Lovelace", FullName: "Ada Lovelace", DistrictID: "100001", Username: "alovelace",
 	Email: "alovelace@example.org", Grade: "09", Homeroom: "Room 101", Teachers: []string{"Alan Turing", "Grace Hopper", "Katherine Johnson"},
 	School: "LHS", SchoolName: "Lincoln High School", Building: "Lincoln High",
+	Title: "Algebra 1", ClassCode: "ALG1-3", Period: "3", SchoolCode: "LHS", Location: "B-20",
 }
 
 // Render executes the rule for one device. The result is trimmed; an execution error, a value over
@@ -349,9 +401,22 @@ var fields = func() map[string]bool {
 	return m
 }()
 
-func fieldList() string {
-	names := make([]string, 0, len(fields))
+// deviceFields are the fields of the device rules (Compile, CompileLimit): every field but the class
+// fields only roster sync's class names have.
+var deviceFields = func() map[string]bool {
+	m := map[string]bool{}
 	for n := range fields {
+		m[n] = true
+	}
+	for _, n := range []string{"Title", "ClassCode", "Period", "SchoolCode", "Location"} {
+		delete(m, n)
+	}
+	return m
+}()
+
+func fieldList(set map[string]bool) string {
+	names := make([]string, 0, len(set))
+	for n := range set {
 		names = append(names, "."+n)
 	}
 	sort.Strings(names)
@@ -366,7 +431,7 @@ func init() {
 
 // check walks the parse tree and refuses what the package doc excludes. rangeDepth is the number of
 // enclosing range actions.
-func check(n parse.Node, rangeDepth int) error {
+func check(n parse.Node, rangeDepth int, fs map[string]bool) error {
 	switch n := n.(type) {
 	case nil:
 		return nil
@@ -375,17 +440,17 @@ func check(n parse.Node, rangeDepth int) error {
 			return nil
 		}
 		for _, c := range n.Nodes {
-			if err := check(c, rangeDepth); err != nil {
+			if err := check(c, rangeDepth, fs); err != nil {
 				return err
 			}
 		}
 	case *parse.TextNode, *parse.CommentNode, *parse.BreakNode, *parse.ContinueNode:
 	case *parse.ActionNode:
-		return checkPipe(n.Pipe)
+		return checkPipe(n.Pipe, fs)
 	case *parse.IfNode:
-		return checkBranch(&n.BranchNode, rangeDepth)
+		return checkBranch(&n.BranchNode, rangeDepth, fs)
 	case *parse.WithNode:
-		return checkBranch(&n.BranchNode, rangeDepth)
+		return checkBranch(&n.BranchNode, rangeDepth, fs)
 	case *parse.RangeNode:
 		if rangeDepth > 0 {
 			return errors.New("a range inside a range is not allowed")
@@ -393,7 +458,7 @@ func check(n parse.Node, rangeDepth int) error {
 		if !rangesOverField(n.Pipe) {
 			return fmt.Errorf("range must be over a field such as .Teachers, not %s", n.Pipe)
 		}
-		return checkBranch(&n.BranchNode, rangeDepth+1)
+		return checkBranch(&n.BranchNode, rangeDepth+1, fs)
 	case *parse.TemplateNode:
 		return fmt.Errorf("{{template %q}} is not allowed", n.Name)
 	default:
@@ -402,23 +467,23 @@ func check(n parse.Node, rangeDepth int) error {
 	return nil
 }
 
-func checkBranch(b *parse.BranchNode, rangeDepth int) error {
-	if err := checkPipe(b.Pipe); err != nil {
+func checkBranch(b *parse.BranchNode, rangeDepth int, fs map[string]bool) error {
+	if err := checkPipe(b.Pipe, fs); err != nil {
 		return err
 	}
-	if err := check(b.List, rangeDepth); err != nil {
+	if err := check(b.List, rangeDepth, fs); err != nil {
 		return err
 	}
-	return check(b.ElseList, rangeDepth)
+	return check(b.ElseList, rangeDepth, fs)
 }
 
-func checkPipe(p *parse.PipeNode) error {
+func checkPipe(p *parse.PipeNode, fs map[string]bool) error {
 	if p == nil {
 		return nil
 	}
 	for _, c := range p.Cmds {
 		for _, a := range c.Args {
-			if err := checkArg(a); err != nil {
+			if err := checkArg(a, fs); err != nil {
 				return err
 			}
 		}
@@ -426,32 +491,32 @@ func checkPipe(p *parse.PipeNode) error {
 	return nil
 }
 
-func checkArg(a parse.Node) error {
+func checkArg(a parse.Node, fs map[string]bool) error {
 	switch a := a.(type) {
 	case *parse.IdentifierNode:
 		if !allowed[a.Ident] {
 			return fmt.Errorf("function %q is not allowed", a.Ident)
 		}
 	case *parse.FieldNode:
-		return checkFields(a.Ident)
+		return checkFields(a.Ident, fs)
 	case *parse.VariableNode:
 		if len(a.Ident) > 1 {
 			if a.Ident[0] != "$" {
 				return fmt.Errorf("%s: only $ has fields", a)
 			}
-			return checkFields(a.Ident[1:])
+			return checkFields(a.Ident[1:], fs)
 		}
 	case *parse.ChainNode:
 		return fmt.Errorf("%s: field access on an expression is not allowed", a)
 	case *parse.PipeNode:
-		return checkPipe(a)
+		return checkPipe(a, fs)
 	}
 	return nil
 }
 
-func checkFields(idents []string) error {
-	if !fields[idents[0]] {
-		return fmt.Errorf("unknown field .%s (the data model is %s)", idents[0], fieldList())
+func checkFields(idents []string, fs map[string]bool) error {
+	if !fs[idents[0]] {
+		return fmt.Errorf("unknown field .%s (the data model is %s)", idents[0], fieldList(fs))
 	}
 	if len(idents) > 1 {
 		return fmt.Errorf(".%s has no fields", strings.Join(idents[:len(idents)-1], "."))

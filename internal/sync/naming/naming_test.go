@@ -227,3 +227,51 @@ func TestPlainTemplatesRenderAsTextTemplateDoes(t *testing.T) {
 		}
 	}
 }
+
+func TestCompileFields(t *testing.T) {
+	class := Data{Title: "Algebra 1", ClassCode: "ALG1-3", Period: "3", School: "LHS", SchoolCode: "LHS",
+		SchoolName: "Lincoln High School", Grade: "09", Location: "B-20", Serial: "SERIAL"}
+	tests := []struct {
+		name    string
+		fields  []string
+		text    string
+		want    string // rendered over class
+		wantErr string // in the compile error
+	}{
+		{name: "a class name renders school code, title and period", fields: ClassFields, text: "{{.SchoolCode}} {{.Title}} {{.Period}}", want: "LHS Algebra 1 3"},
+		{name: "a class name renders class code, grade, location and school name", fields: ClassFields, text: "{{.ClassCode}}/{{.Grade}}/{{.Location}}/{{.SchoolName}}/{{.School}}", want: "ALG1-3/09/B-20/Lincoln High School/LHS"},
+		{name: "a class name with functions goes through text/template", fields: ClassFields, text: "{{upper .Title}} {{default \"-\" .Period}}", want: "ALGEBRA 1 3"},
+		{name: "a device field in a class name is a compile error naming the allowed fields", fields: ClassFields, text: "{{.Serial}}",
+			wantErr: "unknown field .Serial (the data model is .ClassCode .Grade .Location .Period .School .SchoolCode .SchoolName .Title)"},
+		{name: "a device field through $ is refused too", fields: ClassFields, text: "{{with .Title}}{{$.Serial}}{{end}}", wantErr: "unknown field .Serial"},
+		{name: "a group name may use the person's fields", fields: PersonFields, text: "{{.SchoolCode}}-{{.Grade}}", want: "LHS-09"},
+		{name: "a class field in a group name is a compile error", fields: PersonFields, text: "{{.Title}}",
+			wantErr: "unknown field .Title (the data model is .DistrictID .FirstName .Grade .LastName .School .SchoolCode .SchoolName .Username)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := CompileFields("roster.classes.name", tt.text, tt.fields...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "roster.classes.name: ") {
+					t.Fatalf("CompileFields(%q) error %v, want one containing %q", tt.text, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("CompileFields: %v", err)
+			}
+			got, err := tmpl.Render(class)
+			if err != nil || got != tt.want {
+				t.Errorf("Render = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeviceRulesCannotUseClassFields(t *testing.T) {
+	for _, f := range []string{"Title", "ClassCode", "Period", "SchoolCode", "Location"} {
+		if _, err := Compile("naming.student", "{{."+f+"}}"); err == nil || !strings.Contains(err.Error(), "unknown field ."+f) {
+			t.Errorf("Compile({{.%s}}) error %v, want unknown field", f, err)
+		}
+	}
+}

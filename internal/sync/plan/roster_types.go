@@ -78,8 +78,9 @@ type RosterPolicy struct {
 // UserSync is spec.roster.users.
 type UserSync struct {
 	// StudentsGroup and TeachersGroup render the name of the group a student or a teacher belongs to,
-	// over the person's data model (.School, .SchoolName, .Grade, .FirstName, ...). A group is created in
-	// the person's location when it does not exist there. nil: that membership is not managed.
+	// over the person's data model (.School, .SchoolCode, .SchoolName, .Grade, .FirstName, .LastName,
+	// .Username, .DistrictID: naming.PersonFields, compiled with naming.CompileFields). A group is created
+	// in the person's location when it does not exist there. nil: that membership is not managed.
 	StudentsGroup, TeachersGroup *naming.Template
 	// RemoveStale is what happens to a user who left the roster. Only users in a group this policy
 	// manages (a rendered students or teachers group) in the policy's locations are candidates.
@@ -94,7 +95,8 @@ type UserSync struct {
 // ClassSync is spec.roster.classes.
 type ClassSync struct {
 	// Name renders a class's name over the class data model (.Title, .ClassCode, .Period, .School,
-	// .SchoolCode, .SchoolName, .Grade).
+	// .SchoolCode, .SchoolName, .Grade, .Location: naming.ClassFields; compile it with
+	// naming.CompileFields so that other fields are refused).
 	Name *naming.Template
 	// RemoveStale deletes classes this policy made (they carry its marker) that the roster no longer has.
 	RemoveStale bool
@@ -179,7 +181,8 @@ type RosterCounts struct {
 	People, Classes, Users, MDMClasses int
 	// InSync counts people and classes already as desired.
 	InSync int
-	// Changed counts changes other than removals; Removals counts removals (safety.maxRemovals).
+	// Changed counts changes other than removals (groups created included: safety.maxChanges);
+	// Removals counts removals (safety.maxRemovals).
 	Changed, Removals int
 	// Managed is the number of MDM users and classes removeStale may touch (the measure of a percentage
 	// safety.maxRemovals).
