@@ -18,17 +18,19 @@ import (
 const (
 	demoStudentsGroup = "{{.SchoolCode}} Students"
 	demoTeachersGroup = "{{.SchoolCode}} Teachers"
-	demoClassName     = "{{.SchoolCode}} {{.Title}}"
-	demoTeacherRole   = "teacher"
+	// demoClassName has the class code: the generated titles ("Class of Smith") repeat within a school,
+	// and classes rendering one name in one location would all be skipped DuplicateClass.
+	demoClassName   = "{{.SchoolCode}} {{.Title}} ({{.ClassCode}})"
+	demoTeacherRole = "teacher"
 
 	// absentStudents is how many students with a checked-out iPad have no Jamf School user before the
 	// run: the run creates them, and their iPads get them as owners in the same run.
 	absentStudents = 3
 )
 
-func studentsGroup(site string) string    { return site + " Students" }
-func teachersGroup(site string) string    { return site + " Teachers" }
-func className(site, title string) string { return site + " " + title }
+func studentsGroup(site string) string          { return site + " Students" }
+func teachersGroup(site string) string          { return site + " Teachers" }
+func className(site, title, code string) string { return site + " " + title + " (" + code + ")" }
 
 // Roster skip reasons the expectation applies (the planner's names, plan.Reason...).
 const (
@@ -200,7 +202,7 @@ func expectRoster(d *district.District, r *district.Roster, before map[string]md
 		if s.ASMSource != "" {
 			continue
 		}
-		c := expectedClass{Key: s.SourcedID, Name: className(s.SchoolShortName, s.Title), Location: location[s.SchoolShortName],
+		c := expectedClass{Key: s.SourcedID, Name: className(s.SchoolShortName, s.Title, s.SourcedID), Location: location[s.SchoolShortName],
 			Teachers: members(s.Teachers), Students: members(s.Students), Case: s.Case}
 		k := c.Location + "\x00" + lower(c.Name)
 		if named[k] == nil {

@@ -46,11 +46,11 @@ func TestExpectRosterAppliesTheDecisionTableRules(t *testing.T) {
 		check func(e rosterExpectation) string
 	}{
 		{
-			name:   "a class has its teachers and students, in its school's location, named school and title",
+			name:   "a class has its teachers and students, in its school's location, named school, title and class code",
 			roster: &district.Roster{Sections: []district.Section{{SourcedID: "c1", Title: "Art", SchoolShortName: "LHS", Teachers: []string{"T1"}, Students: []string{"S2", "S1"}}}},
 			before: users(all...),
 			check: func(e rosterExpectation) string {
-				want := []expectedClass{{Key: "c1", Name: "LHS Art", Location: "Lincoln High School", Teachers: []string{"tone"}, Students: []string{"sone", "stwo"}}}
+				want := []expectedClass{{Key: "c1", Name: "LHS Art (c1)", Location: "Lincoln High School", Teachers: []string{"tone"}, Students: []string{"sone", "stwo"}}}
 				if !reflect.DeepEqual(e.Classes, want) {
 					return fmt.Sprintf("classes %+v, want %+v", e.Classes, want)
 				}
@@ -144,18 +144,18 @@ func TestExpectRosterAppliesTheDecisionTableRules(t *testing.T) {
 			},
 		},
 		{
-			name: "two classes rendering one name in one location are both skipped; the same name elsewhere is not",
+			name: "two classes rendering one name (without case) in one location are both skipped; the same name elsewhere is not",
 			roster: &district.Roster{Sections: []district.Section{
-				{SourcedID: "c1", Title: "Art", SchoolShortName: "LHS"}, {SourcedID: "c2", Title: "art", SchoolShortName: "LHS"},
-				{SourcedID: "c3", Title: "Art", SchoolShortName: "WMS"},
+				{SourcedID: "art", Title: "Art", SchoolShortName: "LHS"}, {SourcedID: "ART", Title: "art", SchoolShortName: "LHS"},
+				{SourcedID: "Art", Title: "Art", SchoolShortName: "WMS"},
 			}},
 			before: users(all...),
 			check: func(e rosterExpectation) string {
-				if e.SkippedClasses["c1"] != skipDuplicateClass || e.SkippedClasses["c2"] != skipDuplicateClass {
+				if e.SkippedClasses["art"] != skipDuplicateClass || e.SkippedClasses["ART"] != skipDuplicateClass {
 					return fmt.Sprintf("skipped classes %v", e.SkippedClasses)
 				}
-				if len(e.Classes) != 1 || e.Classes[0].Key != "c3" {
-					return fmt.Sprintf("classes %+v, want c3 only", e.Classes)
+				if len(e.Classes) != 1 || e.Classes[0].Key != "Art" {
+					return fmt.Sprintf("classes %+v, want WMS's Art only", e.Classes)
 				}
 				return ""
 			},

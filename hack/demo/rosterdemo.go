@@ -44,7 +44,7 @@ func (d *demo) seedJamfSchoolRoster() {
 			continue
 		}
 		asm := s
-		asm.Title = className(s.SchoolShortName, s.Title)
+		asm.Title = className(s.SchoolShortName, s.Title, s.SourcedID) // the generator's classCode is the sourcedId
 		for _, uuid := range d.school.LoadRoster(d.district, &district.Roster{Teachers: d.roster.Teachers, Sections: []district.Section{asm}}) {
 			d.asmUUIDs = append(d.asmUUIDs, uuid)
 		}
@@ -154,7 +154,7 @@ func (d *demo) rosterSnapshot() rosterSnapshot {
 }
 
 // rosterSpec is the demo's spec.roster: students and teachers groups per school, teachers by the
-// OneRoster role, one class per roster class named "<school> <title>". Nothing is removed.
+// OneRoster role, one class per roster class named "<school> <title> (<class code>)". Nothing is removed.
 func rosterSpec() *dsv1.RosterSync {
 	return &dsv1.RosterSync{
 		Users:    &dsv1.RosterUsers{StudentsGroup: demoStudentsGroup, TeachersGroup: demoTeachersGroup},
