@@ -123,8 +123,12 @@ type RosterSync struct {
 	Teachers RosterTeachers `json:"teachers,omitempty"`
 
 	// Classes creates and updates one class per roster class (OneRoster classes.csv with
-	// enrollments.csv) of the policy's schools, with its teachers and students as members, in its
-	// school's location. Classes synced from Apple School Manager are never touched, and are reported
+	// enrollments.csv) of the policy's schools, with its teachers and students as members (the member
+	// lists are replaced as a whole), in its school's location. A class it creates carries
+	// "devicesync: OneRoster class <sourcedId>" in its description, so a renamed roster class renames
+	// it; an existing class of the same name in that location without that marker is adopted. A member
+	// with no user is left out (NoMDMUser); a class with no teacher is written with its students
+	// (NoTeacher). Classes synced from Apple School Manager are never touched, and are reported
 	// ManagedByASM. Absent: classes are not touched.
 	// +optional
 	Classes *RosterClasses `json:"classes,omitempty"`
@@ -209,15 +213,17 @@ type RosterClasses struct {
 	// Name is the class name, a template over the roster class: .Title, .ClassCode, .Period (the first of
 	// periods), .School and .SchoolCode (the Destiny site short name of its school), .SchoolName,
 	// .Grade, .Location (classes.csv location). For example "{{.SchoolCode}} {{.Title}} {{.Period}}".
-	// Default "{{.Title}}".
+	// Names must differ within a location: roster classes rendering one name there are all skipped
+	// (DuplicateClass), so add .ClassCode or .Period where titles repeat. Default "{{.Title}}".
 	// +kubebuilder:default="{{.Title}}"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Name string `json:"name,omitempty"`
 
-	// RemoveStale deletes classes this policy created (their description carries its marker) that the
-	// roster no longer has, within safety.maxRemovals. Default false: such classes are left alone.
+	// RemoveStale deletes the classes of the policy's locations that roster sync created or adopted
+	// (their description carries the marker) whose roster class is gone, within safety.maxRemovals.
+	// Default false: such classes are left alone.
 	// +optional
 	RemoveStale bool `json:"removeStale,omitempty"`
 }
