@@ -39,23 +39,25 @@ const (
 
 // SyncRunReconciler executes runs in the manager process, through the sync engine.
 //
-// One reconcile of a run that has work to do is the sequence in syncrun_phases.go: adopt (a run made
-// with kubectl create gets the policy's label and owner reference), start (phase Running, the policy's
-// generation recorded), connect (Secrets read now), execute (snapshot, plan, safety, apply, with
-// progress written at most every ProgressInterval) and finish (the final status computed once from the
-// engine's report, in syncrun_status.go, and patched once).
+// Reconcile only admits a run that has work to do to the run scheduler (syncrun_scheduler.go), which
+// executes it when a slot is free, the run expected to cost least first. One execution is the sequence
+// in syncrun_phases.go: adopt (a run made with kubectl create gets the policy's label and owner
+// reference), start (phase Running, the policy's generation recorded), connect (Secrets read now),
+// execute (snapshot, plan, safety, apply, with progress written at most every ProgressInterval) and
+// finish (the final status computed once from the engine's report, in syncrun_status.go, and patched once).
 //
 // Lifecycle:
-//   - Pending or new: executed. Running, but not executing in this process: the manager that ran it
-//     stopped; the run is taken over and re-planned from fresh reads, so nothing is applied twice.
+//   - Pending or new: admitted, then executed. Running, but not executing in this process: the manager
+//     that ran it stopped; the run is taken over and re-planned from fresh reads, so nothing is applied twice.
+//   - Queued: admitted, waiting for one of MaxConcurrentRuns slots (its phase unchanged).
 //   - Waiting: another run of its policy executes in this manager (the registry wakes this one when that
 //     one ends, no polling), or another manager holds the run's lease (looked at again every lease
 //     duration: that manager is out of this one's reach).
 //   - Blocked: waits until the approve annotation equals status.blocked.planDigest, then re-plans and
 //     applies if the plan is still the one approved (otherwise it is Blocked again, with the new digest).
 //   - Succeeded, PartiallyFailed, Failed: done.
-//   - Deleted while executing (concurrencyPolicy Replace, or by hand): the execution is cancelled at
-//     its next progress write.
+//   - Deleted while executing (concurrencyPolicy Replace, or by hand): the execution is cancelled from
+//     the watch. Deleted while queued: it leaves the queue.
 //   - Manager stopping: the execution is cancelled and the run left Running for the next manager.
 type SyncRunReconciler struct {
 	client.Client
