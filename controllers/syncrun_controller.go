@@ -117,8 +117,8 @@ func (r *SyncRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !r.hasWork(&run) {
-		return ctrl.Result{}, nil
+	if !r.hasWork(&run) || r.scheduler.againIfExecuting(req.NamespacedName) {
+		return ctrl.Result{}, nil // finished, or executing (its own status writes): looked at again after
 	}
 	cost, from := r.runCost(ctx, &run)
 	log.FromContext(ctx).V(1).Info("run admitted to the run scheduler", "expectedCost", cost, "from", from)

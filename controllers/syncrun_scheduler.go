@@ -85,6 +85,18 @@ func (s *runScheduler) admit(key types.NamespacedName, cost int64) {
 	s.signal()
 }
 
+// againIfExecuting marks run key, when it executes, to be looked at again after the execution, and reports whether
+// it executes (then there is nothing to admit: its expected cost need not be computed).
+func (s *runScheduler) againIfExecuting(key types.NamespacedName) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.running[key]; ok {
+		s.running[key] = true
+		return true
+	}
+	return false
+}
+
 // drop forgets a waiting run (it was deleted); an executing run is cancelled through the registry.
 func (s *runScheduler) drop(key types.NamespacedName) {
 	s.mu.Lock()

@@ -172,9 +172,14 @@ func TestRunSchedulerLooksAgainAtARunAdmittedWhileItExecuted(t *testing.T) {
 	again := make(chan string, 10)
 	s := newRunScheduler(1, time.Hour, f.execute, func(k types.NamespacedName) { again <- k.Name })
 	startScheduler(t, s)
+	if s.againIfExecuting(runKey("r")) || len(s.queued()) > 0 {
+		t.Fatal("againIfExecuting: a run that does not execute is neither executing nor admitted by it")
+	}
 	s.admit(runKey("r"), 100)
 	waitStarted(t, f, "r")
-	s.admit(runKey("r"), 100) // its own status write, seen by the controller
+	if !s.againIfExecuting(runKey("r")) { // its own status write, seen by the controller
+		t.Fatal("againIfExecuting: r is not executing")
+	}
 	s.admit(runKey("r"), 100)
 	select {
 	case name := <-f.ran:
