@@ -50,6 +50,7 @@ func main() {
 		maxRunTimeout time.Duration
 		shardSel      string
 		maxRuns       int
+		runAging      time.Duration
 		perHost       int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
@@ -63,7 +64,8 @@ func main() {
 	flag.StringVar(&allowedHosts, "allowed-hosts", "", "Comma-separated hosts policies may name as Destiny or Jamf URLs (host, *.domain, either with :port); empty: any host. See README, Security.")
 	flag.DurationVar(&maxRunTimeout, "max-run-timeout", 0, "Cap on every policy's spec.runTimeout (0: no cap beyond the policy's own, default 1h).")
 	flag.StringVar(&shardSel, "watch-label-selector", "", "Take only the policies (and their runs) whose labels match, e.g. sharding.devicesync.k12.dev/key=shard1; the main replica of a sharded install takes !sharding.devicesync.k12.dev/key. Each shard elects its own leader. Empty: every policy.")
-	flag.IntVar(&maxRuns, "max-concurrent-runs", controllers.DefaultMaxConcurrentRuns, "Runs executing at once in this manager (one per policy at most); the others wait their turn.")
+	flag.IntVar(&maxRuns, "max-concurrent-runs", controllers.DefaultMaxConcurrentRuns, "Runs executing at once in this manager (one per policy at most); the others wait, the run expected to read the fewest Destiny items first.")
+	flag.DurationVar(&runAging, "run-aging", controllers.DefaultRunAging, "How long a run waits for one of --max-concurrent-runs before it goes ahead of smaller runs (so a large district is never starved).")
 	flag.IntVar(&perHost, "max-requests-per-host", 0, "Cap on requests in flight to any one Destiny or Jamf host, across all policies (0: each system's own limit: Jamf Pro maxConcurrency, default 5; Jamf School 5; Destiny 10).")
 	flag.BoolVar(&requireLabel, "require-credentials-label", false, "Read only Secrets labelled devicesync.k12.dev/credentials=true (credentials, rosters, CA bundles).")
 	opts := zap.Options{Development: false}
@@ -116,7 +118,7 @@ func main() {
 	}
 
 	if err := controllers.Setup(mgr, controllers.Options{RosterRoot: rosterRoot, AllowedHosts: hosts, RequireCredentialsLabel: requireLabel,
-		MaxRunTimeout: maxRunTimeout, MaxConcurrentRuns: maxRuns, MaxRequestsPerHost: perHost}); err != nil {
+		MaxRunTimeout: maxRunTimeout, MaxConcurrentRuns: maxRuns, RunAging: runAging, MaxRequestsPerHost: perHost}); err != nil {
 		setupLog.Error(err, "unable to create controllers")
 		os.Exit(1)
 	}
