@@ -43,14 +43,15 @@ type Student struct {
 }
 
 // Person is one user row of a roster, whatever its role: what roster sync (spec.roster) makes MDM users
-// from. Rows that could not be used (missing or duplicate sourcedId, status tobedeleted) are left out.
+// from. Rows that could not be used (missing or duplicate sourcedId, status tobedeleted, and for OneRoster no
+// role) are left out.
 type Person struct {
 	// ID is what enrollments name the person by: users.csv sourcedId, or the SIS CSV's DistrictID.
 	ID string
 	// Identifier is users.csv identifier (the district id), or the SIS DistrictID.
 	Identifier string
 	// Role is users.csv role as given (student, teacher, or a school system's own such as ROLE_TEACHER);
-	// "" for the SIS CSV.
+	// "" for the SIS CSV (and only there: a users.csv row without a role is not a Person).
 	Role string
 	// PatronType is the SIS CSV's PatronType ("" for OneRoster).
 	PatronType                             string

@@ -13,6 +13,8 @@ const (
 	BlockedRosterShrunk         = "RosterShrunk"
 	BlockedChangeBudgetExceeded = "ChangeBudgetExceeded"
 	BlockedClearBudgetExceeded  = "ClearBudgetExceeded"
+	// BlockedRemovalBudgetExceeded: the roster plan removes more users and classes than safety.maxRemovals.
+	BlockedRemovalBudgetExceeded = "RemovalBudgetExceeded"
 )
 
 // Budget is a count or a percentage (spec.safety: 200 or "10%").
@@ -108,6 +110,11 @@ type Violation struct {
 //     whose user and location are removed (Cleared), and equally an Updated or Reassigned change that
 //     blanks the room, position, building, department, real name or email (Counts.Clears). Lost Mode
 //     turned off and the device name (never empty) are not clears.
+//   - ChangeBudgetExceeded (roster): the roster plan's changes other than removals (groups, users and
+//     classes created or updated) over maxChanges; a percentage is of the in-scope roster people plus
+//     classes (RosterCounts.People + Classes).
+//   - RemovalBudgetExceeded: the roster plan's removals over maxRemovals; a percentage is of the MDM users
+//     and classes removeStale may touch (RosterCounts.Managed).
 func CheckBudget(pl Plan, s Safety, last Baseline) *Blocked {
 	c := pl.Counts
 	lastGoodItems := last.Items
@@ -140,6 +147,32 @@ func CheckBudget(pl Plan, s Safety, last Baseline) *Blocked {
 	if s.MaxClears != nil && c.Clears > s.MaxClears.Limit(c.Matched) {
 		add(BlockedClearBudgetExceeded, "the plan empties fields (user, location, room, position, ...) of %s of %s matched devices%s, %s fields in all, over safety.maxClears %s",
 			num(c.Clears), num(c.Matched), share(c.Clears, c.Matched), num(c.EmptiedFields), limitText(*s.MaxClears, c.Matched, "devices"))
+	}
+	if r := pl.Roster; r != nil {
+		of := r.Counts.People + r.Counts.Classes
+		if s.MaxChanges != nil && r.Counts.Changed > s.MaxChanges.Limit(of) {
+			a := r.Counts.ByAction
+			add(BlockedChangeBudgetExceeded, "the roster plan makes %s changes (%s users created, %s users updated, %s classes created, %s classes updated, %s groups created) "+
+				"for %s people and %s classes in the roster%s, over safety.maxChanges %s",
+				num(r.Counts.Changed), num(a[ActionUserCreated]), num(a[ActionUserUpdated]), num(a[ActionClassCreated]),
+				num(a[ActionClassUpdated]+a[ActionMembersChanged]), num(a[ActionGroupCreated]),
+				num(r.Counts.People), num(r.Counts.Classes), share(r.Counts.Changed, of), limitText(*s.MaxChanges, of, "people and classes"))
+		}
+		if s.MaxRemovals != nil && r.Counts.Removals > s.MaxRemovals.Limit(r.Counts.Managed) {
+			users, classes := 0, 0
+			for _, c := range r.Changes {
+				switch {
+				case c.Action != ActionRemoved:
+				case c.Kind == KindClass:
+					classes++
+				default:
+					users++
+				}
+			}
+			add(BlockedRemovalBudgetExceeded, "the roster plan removes %s users and %s classes, %s of the %s the policy manages%s, over safety.maxRemovals %s",
+				num(users), num(classes), num(r.Counts.Removals), num(r.Counts.Managed), share(r.Counts.Removals, r.Counts.Managed),
+				limitText(*s.MaxRemovals, r.Counts.Managed, "users and classes"))
+		}
 	}
 	if len(vs) == 0 {
 		return nil

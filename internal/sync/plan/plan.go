@@ -757,3 +757,24 @@ func Digest(changes []Change) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// DigestWithRoster is the plan digest when the plan may have a roster part: the device changes' Digest
+// when there is none (or it changes nothing), else the hex sha256 of the canonical JSON of both change
+// lists, so approving a plan approves its roster changes too. A new user's password rule is not part of
+// it (RosterChange.NewUser is not encoded).
+func DigestWithRoster(changes []Change, rp *RosterPlan) string {
+	if rp == nil || len(rp.Changes) == 0 {
+		return Digest(changes)
+	}
+	if changes == nil {
+		changes = []Change{}
+	}
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(struct {
+		Devices []Change
+		Roster  []RosterChange
+	}{changes, rp.Changes}); err != nil {
+		panic(fmt.Sprintf("plan: encoding changes: %v", err))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

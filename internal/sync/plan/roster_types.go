@@ -78,8 +78,9 @@ type RosterPolicy struct {
 // UserSync is spec.roster.users.
 type UserSync struct {
 	// StudentsGroup and TeachersGroup render the name of the group a student or a teacher belongs to,
-	// over the person's data model (.School, .SchoolName, .Grade, .FirstName, ...). A group is created in
-	// the person's location when it does not exist there. nil: that membership is not managed.
+	// over the person's data model (.School, .SchoolCode, .SchoolName, .Grade, .FirstName, .LastName,
+	// .Username, .DistrictID: naming.PersonFields, compiled with naming.CompileFields). A group is created
+	// in the person's location when it does not exist there. nil: that membership is not managed.
 	StudentsGroup, TeachersGroup *naming.Template
 	// RemoveStale is what happens to a user who left the roster. Only users in a group this policy
 	// manages (a rendered students or teachers group) in the policy's locations are candidates.
@@ -94,7 +95,8 @@ type UserSync struct {
 // ClassSync is spec.roster.classes.
 type ClassSync struct {
 	// Name renders a class's name over the class data model (.Title, .ClassCode, .Period, .School,
-	// .SchoolCode, .SchoolName, .Grade).
+	// .SchoolCode, .SchoolName, .Grade, .Location: naming.ClassFields; compile it with
+	// naming.CompileFields so that other fields are refused).
 	Name *naming.Template
 	// RemoveStale deletes classes this policy made (they carry its marker) that the roster no longer has.
 	RemoveStale bool
@@ -128,7 +130,7 @@ type MDMRoster struct {
 // MDMUser is one MDM user.
 type MDMUser struct {
 	// Ref is the MDM's id of the user (Jamf School's user id).
-	Ref                                   string
+	Ref                                  string
 	Username, FirstName, LastName, Email string
 	// Location is the name of the user's location.
 	Location string
@@ -179,7 +181,8 @@ type RosterCounts struct {
 	People, Classes, Users, MDMClasses int
 	// InSync counts people and classes already as desired.
 	InSync int
-	// Changed counts changes other than removals; Removals counts removals (safety.maxRemovals).
+	// Changed counts changes other than removals (groups created included: safety.maxChanges);
+	// Removals counts removals (safety.maxRemovals).
 	Changed, Removals int
 	// Managed is the number of MDM users and classes removeStale may touch (the measure of a percentage
 	// safety.maxRemovals).
@@ -213,10 +216,10 @@ type RosterChange struct {
 	Location string
 	// Fields are the differences, old and new, as status shows them. A password is never one of them.
 	Fields []FieldChange
-	User   *UserSet    `json:",omitempty"`
-	Group  *GroupSet   `json:",omitempty"`
-	Class  *ClassSet   `json:",omitempty"`
-	Remove *RemoveSet  `json:",omitempty"`
+	User   *UserSet   `json:",omitempty"`
+	Group  *GroupSet  `json:",omitempty"`
+	Class  *ClassSet  `json:",omitempty"`
+	Remove *RemoveSet `json:",omitempty"`
 	// NewUser carries what creating a user needs beyond UserSet (its password rule and data); not part
 	// of the digest.
 	NewUser *NewRosterUser `json:"-"`
@@ -224,7 +227,7 @@ type RosterChange struct {
 
 // UserSet is what a user change writes: nil fields are not touched.
 type UserSet struct {
-	Username                    string  `json:",omitempty"` // for a creation
+	Username                   string  `json:",omitempty"` // for a creation
 	FirstName, LastName, Email *string `json:",omitempty"`
 	// Location, when set, moves the user (without its devices).
 	Location *string `json:",omitempty"`
