@@ -192,6 +192,9 @@ func TestRosterRunCreatesUsersGroupsAndClassesThenOwnersAndASecondRunPlansNothin
 			if g, _ := s.sim.Group(u.GroupIDs[0]); g.Name != sc.Name+" Students" {
 				t.Errorf("group %q, want %q", g.Name, sc.Name+" Students")
 			}
+			if want := s.newStudent.DistrictID + "-" + strings.ToLower(s.newStudent.LastName) + "!"; u.Password != want {
+				t.Errorf("password %q, want the rule's %q", u.Password, want)
+			}
 		}},
 		{"the new student's device got the created user as its owner in the same run", func(t *testing.T) {
 			u, _ := s.sim.UserByUsername(s.newStudent.Username)
@@ -242,6 +245,12 @@ func TestRosterRunCreatesUsersGroupsAndClassesThenOwnersAndASecondRunPlansNothin
 			}
 			if _, ok := s.sim.UserByUsername("nnomail"); ok {
 				t.Error("the teacher without an email was created")
+			}
+		}},
+		{"no password appears in the report", func(t *testing.T) {
+			u, _ := s.sim.UserByUsername(s.newStudent.Username)
+			if report := fmt.Sprintf("%+v %#v", rep, rep); u.Password == "" || strings.Contains(report, u.Password) {
+				t.Errorf("password %q: empty, or in the report", u.Password)
 			}
 		}},
 		{"progress counted roster and device changes alike", func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/k12dev/devicesync-operator/internal/jamf/school"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	jamfschoolsim "github.com/k12dev/devicesync-operator/internal/sim/jamfschool"
+	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
 	"github.com/k12dev/devicesync-operator/internal/sync/naming"
 	"github.com/k12dev/devicesync-operator/internal/sync/plan"
@@ -523,5 +524,42 @@ func TestJamfSchoolApplyRosterRefusals(t *testing.T) {
 				t.Errorf("the next change failed too: %v", err)
 			}
 		})
+	}
+}
+
+// A class created whose members could not be set fails Transient, and the retry sets the members of
+// that class instead of creating a second one; a user creation that failed is never Transient.
+func TestJamfSchoolApplyRosterRetriesOnlyWhatIsSafe(t *testing.T) {
+	ctx := context.Background()
+	sim, tgt := rosterSide(t, rosterDistrict())
+	if _, err := tgt.RosterInventory(ctx, []string{lhs}); err != nil {
+		t.Fatal(err)
+	}
+	class := plan.RosterChange{Kind: plan.KindClass, Action: plan.ActionClassCreated, Name: "Math", Key: "c1", Location: lhs,
+		Class: &plan.ClassSet{Name: sp("Math"), SetMembers: true, Students: []plan.UserRef{{Ref: "1"}}, Teachers: []plan.UserRef{}}}
+	sim.FailNext(jamfschoolsim.PatternSetClassMembers, 1+school.DefaultMaxRetries, simhttp.FaultStatus503)
+	err := tgt.ApplyRoster(ctx, class)
+	var tr *engine.Transient
+	if err == nil || !errors.As(err, &tr) {
+		t.Fatalf("err %v, want a Transient failure to set the members", err)
+	}
+	if err := tgt.ApplyRoster(ctx, class); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if n := sim.CallCount(jamfschoolsim.PatternCreateClass); n != 1 {
+		t.Errorf("%d POST /classes, want 1", n)
+	}
+	if c, ok := sim.Class("5e1a0c1a-0000-4000-8000-000000000001"); !ok || !reflect.DeepEqual(c.Students, []int{1}) {
+		t.Errorf("class %+v, want student 1", c)
+	}
+
+	sim.FailNext(jamfschoolsim.PatternCreateUser, 1, simhttp.FaultStatus503)
+	err = tgt.ApplyRoster(ctx, plan.RosterChange{Kind: plan.KindUser, Action: plan.ActionUserCreated, Name: "new.kid", Location: lhs,
+		User: &plan.UserSet{Username: "new.kid", FirstName: sp("N"), LastName: sp("K"), Email: sp("nk@example.org")}})
+	if err == nil || errors.As(err, &tr) {
+		t.Errorf("err %v, want a failure that is not Transient (the POST may have created the user)", err)
+	}
+	if n := sim.CallCount(jamfschoolsim.PatternCreateUser); n != 1 {
+		t.Errorf("%d POST /users, want 1: a 5xx on a creation is not retried", n)
 	}
 }
