@@ -28,11 +28,16 @@ type rosterRun struct {
 	groups  map[string]int         // groupKey(location, name) -> id, created in this run
 	users   map[string]school.User // lower-case username -> user, created in this run
 	classes map[string]string      // classKey -> uuid, created in this run (a retry only sets members)
+	asm     map[string]bool        // uuids of the classes the inventory found synced from ASM: never written
 	created []school.User          // every user created, kept in the client's user cache
 
 	listMu       gosync.Mutex
 	listedGroups map[string][]int // groupKey -> ids, from one listing
 	listedUsers  map[string][]int // lower-case username -> ids of users not in the trash
+}
+
+func newRosterRun() *rosterRun {
+	return &rosterRun{groups: map[string]int{}, users: map[string]school.User{}, classes: map[string]string{}, asm: map[string]bool{}}
 }
 
 func groupKey(location, name string) string {
@@ -58,8 +63,9 @@ func IsASMSource(source string) bool {
 // is not synced from Apple School Manager, on the target's concurrency. Any failed read fails the
 // inventory: nothing is planned or written from a partial one. It starts the run's roster state.
 func (t *JamfSchool) RosterInventory(ctx context.Context, locations []string) (plan.MDMRoster, error) {
+	rr := newRosterRun()
 	t.rosterMu.Lock()
-	t.roster = &rosterRun{groups: map[string]int{}, users: map[string]school.User{}, classes: map[string]string{}}
+	t.roster = rr
 	t.rosterMu.Unlock()
 
 	var (
@@ -111,7 +117,10 @@ func (t *JamfSchool) RosterInventory(ctx context.Context, locations []string) (p
 	for i, c := range classes {
 		out.Classes[i] = plan.MDMClass{Ref: c.UUID, Name: c.Name, Description: c.Description, Location: locName[c.LocationID],
 			Source: c.Source, ASM: IsASMSource(c.Source)}
-		if !out.Classes[i].ASM && inScope[strings.ToLower(out.Classes[i].Location)] {
+		switch {
+		case out.Classes[i].ASM:
+			rr.asm[c.UUID] = true
+		case inScope[strings.ToLower(out.Classes[i].Location)]:
 			read = append(read, i)
 		}
 	}
@@ -192,10 +201,13 @@ func readAllN(ctx context.Context, n int, fns ...func(context.Context) error) er
 func (t *JamfSchool) ApplyRoster(ctx context.Context, c plan.RosterChange) error {
 	t.rosterMu.Lock()
 	if t.roster == nil {
-		t.roster = &rosterRun{groups: map[string]int{}, users: map[string]school.User{}, classes: map[string]string{}}
+		t.roster = newRosterRun()
 	}
 	rr := t.roster
 	t.rosterMu.Unlock()
+	if c.Kind == plan.KindClass && rr.asm[c.Ref] {
+		return fmt.Errorf("%s class %q: class %s is synced from Apple School Manager: never written", c.Action, c.Name, c.Ref)
+	}
 	var err error
 	switch {
 	case c.Kind == plan.KindGroup && c.Action == plan.ActionGroupCreated:

@@ -472,7 +472,10 @@ func TestJamfSchoolApplyRosterResolvesNames(t *testing.T) {
 	}
 }
 
-// A write Jamf School refuses fails that change only, and no password ever appears in an error.
+const asmClass = "a5a5a5a5-0000-4000-8000-000000000001"
+
+// A write Jamf School refuses (or the target does: ASM classes) fails that change only, and no password
+// ever appears in an error.
 func TestJamfSchoolApplyRosterRefusals(t *testing.T) {
 	const secret = "S9-kid!"
 	pwRule, err := naming.Compile("spec.roster.users.password", "{{.DistrictID}}-{{lower .LastName}}!")
@@ -495,6 +498,8 @@ func TestJamfSchoolApplyRosterRefusals(t *testing.T) {
 		{"a user without an email, refused before any call", create("new.kid", ""), "email empty"},
 		{"an unknown user's update", plan.RosterChange{Kind: plan.KindUser, Action: plan.ActionUserUpdated, Name: "ghost", Ref: "999",
 			User: &plan.UserSet{FirstName: sp("G")}}, "UserNotFound"},
+		{"a write to a class the inventory found synced from ASM, refused without a call", plan.RosterChange{Kind: plan.KindClass,
+			Action: plan.ActionMembersChanged, Name: "ASM Biology", Ref: asmClass, Class: &plan.ClassSet{SetMembers: true}}, "Apple School Manager"},
 		{"an unknown location", plan.RosterChange{Kind: plan.KindGroup, Action: plan.ActionGroupCreated, Name: "G", Location: "Nowhere",
 			Group: &plan.GroupSet{Name: "G"}}, `no location named "Nowhere"`},
 	}
@@ -502,6 +507,7 @@ func TestJamfSchoolApplyRosterRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			sim, tgt := rosterSide(t, rosterDistrict())
+			sim.AddClass(jamfschoolsim.ClassState{UUID: asmClass, Name: "ASM Biology", LocationID: 11, Source: jamfschoolsim.SourceASM})
 			if _, err := tgt.RosterInventory(ctx, []string{lhs}); err != nil {
 				t.Fatal(err)
 			}
@@ -519,6 +525,9 @@ func TestJamfSchoolApplyRosterRefusals(t *testing.T) {
 			}
 			if n := len(sim.Users()); n != before {
 				t.Errorf("%d users after a refused change, want %d", n, before)
+			}
+			if n := sim.WritesTo(asmClass); n != 0 {
+				t.Errorf("%d writes to the ASM class", n)
 			}
 			if err := tgt.ApplyRoster(ctx, create("next.kid", "next@example.org")); err != nil {
 				t.Errorf("the next change failed too: %v", err)
