@@ -32,6 +32,9 @@ func TestRosterRefusals(t *testing.T) {
 		{"a duplicate username is refused on create", nil, func(string) call {
 			return call{method: "POST", path: "/api/users", body: `{"username":"ADA.lovelace","password":"p","email":"n@x.org","firstName":"A","lastName":"L","locationId":11}`}
 		}, 409, "UserAlreadyExists"},
+		{"an unknown group id in memberOf is refused on create", nil, func(string) call {
+			return call{method: "POST", path: "/api/users", body: `{"username":"new","password":"p","email":"n@x.org","firstName":"A","lastName":"L","locationId":11,"memberOf":[999]}`}
+		}, 404, "GroupNotFound"},
 		{"a duplicate email is refused on create", nil, func(string) call {
 			return call{method: "POST", path: "/api/users", body: `{"username":"new","password":"p","email":"Ada@Example.org","firstName":"A","lastName":"L","locationId":11}`}
 		}, 409, "EmailAlreadyExists"},
@@ -78,6 +81,24 @@ func TestAnUnknownMemberOfNameCreatesTheGroup(t *testing.T) {
 	g, ok := h.sim.Group(u.GroupIDs[1])
 	if !ok || g.Name != "Robotics" || g.LocationID != 11 {
 		t.Errorf("created group %+v, want Robotics at the user's location 11", g)
+	}
+}
+
+// POST /users takes memberOf as the vendor spec documents it: ids join those groups, an unknown name
+// creates the group at the new user's location.
+func TestCreateUserJoinsItsMemberOfGroups(t *testing.T) {
+	h := newHarness(t)
+	status, got := h.json(t, call{method: "POST", path: "/api/users",
+		body: `{"username":"new","password":"p","email":"n@x.org","firstName":"A","lastName":"L","locationId":11,"memberOf":[1,"Chess"]}`})
+	if status != 200 {
+		t.Fatalf("status %d %v", status, got)
+	}
+	u, ok := h.sim.UserByUsername("new")
+	if !ok || len(u.GroupIDs) != 2 || u.GroupIDs[0] != 1 {
+		t.Fatalf("user %+v, want groups [1 <new>]", u)
+	}
+	if g, ok := h.sim.Group(u.GroupIDs[1]); !ok || g.Name != "Chess" || g.LocationID != 11 {
+		t.Errorf("created group %+v, want Chess at the new user's location 11", g)
 	}
 }
 
