@@ -132,6 +132,20 @@ func (s *Server) Class(uuid string) (ClassState, bool) {
 	return out, true
 }
 
+// AllClasses returns a copy of every class, in creation order.
+func (s *Server) AllClasses() []ClassState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ClassState, 0, len(s.roster.classes))
+	for _, c := range s.roster.classes {
+		cp := *c
+		cp.Students = append([]int(nil), c.Students...)
+		cp.Teachers = append([]int(nil), c.Teachers...)
+		out = append(out, cp)
+	}
+	return out
+}
+
 // WritesTo counts the accepted writes (PUT, PUT users, DELETE) to a class, so tests can assert that
 // ASM-synced classes were never touched.
 func (s *Server) WritesTo(uuid string) int {
