@@ -352,16 +352,26 @@ func (pc *PatronCache) ResetStats() {
 
 // CheckoutKey is the cache key of a borrower's checkouts: sorted item id and dateOut pairs.
 func CheckoutKey(items []*Item) string {
-	parts := make([]string, 0, len(items))
-	for _, it := range items {
+	return checkoutKey(len(items), func(i int) (int, *Checkout) { return items[i].ID, items[i].Checkout })
+}
+
+func checkoutKey(n int, at func(i int) (int, *Checkout)) string {
+	parts := make([]string, 0, n)
+	for i := range n {
+		id, co := at(i)
 		out := ""
-		if it.Checkout != nil {
-			out = strconv.FormatInt(it.Checkout.DateOut.Unix(), 10)
+		if co != nil {
+			out = strconv.FormatInt(co.DateOut.Unix(), 10)
 		}
-		parts = append(parts, strconv.Itoa(it.ID)+"@"+out)
+		parts = append(parts, strconv.Itoa(id)+"@"+out)
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
+}
+
+// compactPatron is what Patrons keeps of a lookup: what PatronCache keeps, and the district id.
+func compactPatron(p *Patron) *Patron {
+	return &Patron{DistrictID: p.DistrictID, Type: intern(p.Type), TypeID: p.TypeID, Status: p.Status, SiteID: p.SiteID}
 }
 
 // Patrons looks up every distinct borrower of items once (BorrowerStatus), keyed by BorrowerKey (cache permitting; cache may be nil), with
@@ -369,26 +379,36 @@ func CheckoutKey(items []*Item) string {
 // malformed answer, a server error after retries) is returned in the error list and leaves that
 // patron out of the map; the others are still looked up. A failure that would repeat for every
 // patron (authentication, a missing Patron Info service, cancellation) stops the lookups and is
-// returned once.
+// patron is looked up, counting a miss, and returned once.
+//
+// The map keeps per borrower only what a run uses, as PatronCache does: the district id and the type,
+// type id, status and site of the primary site (PatronStatus and BorrowerStatus return the whole answer).
 func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) (map[string]*Patron, []error) {
-	borrowers := map[string][]*Item{}
+	return c.PatronsOf(ctx, cache, len(items), func(i int) (int, *Checkout) { return items[i].ID, items[i].Checkout })
+}
+
+// PatronsOf is Patrons for n items held in the caller's own form: at(i) returns item i's id and
+// checkout (nil when it is not checked out). It may be called more than once for an item; the checkout
+// it returns is not kept.
+func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at func(i int) (itemID int, co *Checkout)) (map[string]*Patron, []error) {
+	borrowers := map[string][]int{} // borrower key -> indexes of its items
 	var order []string
 	var errs []error
-	for i := range items {
-		co := items[i].Checkout
+	for i := range n {
+		itemID, co := at(i)
 		if co == nil {
 			continue
 		}
 		id := BorrowerKey(co)
 		if id == "" {
-			errs = append(errs, &Error{Op: "patron status", Subject: fmt.Sprintf("item %d", items[i].ID), Kind: KindInvalidData,
+			errs = append(errs, &Error{Op: "patron status", Subject: fmt.Sprintf("item %d", itemID), Kind: KindInvalidData,
 				Message: "the checkout names no patron (no district id, GUID or id)"})
 			continue
 		}
 		if _, seen := borrowers[id]; !seen {
 			order = append(order, id)
 		}
-		borrowers[id] = append(borrowers[id], &items[i])
+		borrowers[id] = append(borrowers[id], i)
 	}
 	if cache != nil {
 		cache.Prune()
@@ -397,7 +417,8 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 	var todo []string
 	keys := make(map[string]string, len(order))
 	for _, id := range order {
-		keys[id] = CheckoutKey(borrowers[id])
+		idx := borrowers[id]
+		keys[id] = checkoutKey(len(idx), func(k int) (int, *Checkout) { return at(idx[k]) })
 		if cache != nil {
 			if p, ok := cache.Lookup(id, keys[id]); ok {
 				out[id] = p
@@ -423,7 +444,8 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			p, err := c.BorrowerStatus(ctx, borrowers[id][0].Checkout)
+			_, co := at(borrowers[id][0])
+			p, err := c.BorrowerStatus(ctx, co)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -437,7 +459,7 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 				errs = append(errs, err)
 				return
 			}
-			out[id] = p
+			out[id] = compactPatron(p)
 			if cache != nil {
 				cache.Store(id, keys[id], p)
 			}
