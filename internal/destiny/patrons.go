@@ -256,10 +256,7 @@ type PatronCache struct {
 type patronEntry struct {
 	sum     uint64 // checkoutSum of the borrower's checkout key
 	fetched int64  // Unix nanoseconds
-	typ     string
-	status  PatronState
-	typeID  int32
-	siteID  int32
+	PatronSummary
 }
 
 // CacheStats are a cache's counters since the last ResetStats.
@@ -284,28 +281,40 @@ func (pc *PatronCache) SetClock(now func() time.Time) {
 
 // Lookup returns the cached patron when its checkout key matches and it is fresh, counting a hit or a miss.
 func (pc *PatronCache) Lookup(districtID, checkoutKey string) (*Patron, bool) {
+	s, ok := pc.lookup(districtID, checkoutKey)
+	if !ok {
+		return nil, false
+	}
+	return &Patron{DistrictID: districtID, Type: s.Type, TypeID: int(s.TypeID), Status: s.Status, SiteID: int(s.SiteID)}, true
+}
+
+func (pc *PatronCache) lookup(districtID, checkoutKey string) (PatronSummary, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	e, ok := pc.entries[districtID]
 	if ok && e.sum == checkoutSum(checkoutKey) && pc.now().Sub(time.Unix(0, e.fetched)) < pc.maxAge {
 		pc.hits++
-		return &Patron{DistrictID: districtID, Type: e.typ, TypeID: int(e.typeID), Status: e.status, SiteID: int(e.siteID)}, true
+		return e.PatronSummary, true
 	}
 	pc.misses++
-	return nil, false
+	return PatronSummary{}, false
 }
 
 // Store records a lookup (only what Lookup returns is kept).
 func (pc *PatronCache) Store(districtID, checkoutKey string, p *Patron) {
+	pc.store(districtID, checkoutKey, PatronSummary{Type: p.Type, Status: p.Status, TypeID: int32(p.TypeID), SiteID: int32(p.SiteID)})
+}
+
+func (pc *PatronCache) store(districtID, checkoutKey string, s PatronSummary) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	typ, ok := pc.types[p.Type]
+	typ, ok := pc.types[s.Type]
 	if !ok {
-		typ = strings.Clone(p.Type)
+		typ = strings.Clone(s.Type)
 		pc.types[typ] = typ
 	}
-	pc.entries[strings.Clone(districtID)] = patronEntry{sum: checkoutSum(checkoutKey), fetched: pc.now().UnixNano(),
-		typ: typ, status: p.Status, typeID: int32(p.TypeID), siteID: int32(p.SiteID)}
+	s.Type = typ
+	pc.entries[strings.Clone(districtID)] = patronEntry{sum: checkoutSum(checkoutKey), fetched: pc.now().UnixNano(), PatronSummary: s}
 }
 
 // checkoutSum is the FNV-1a digest of a checkout key: two keys of one borrower that differ (an item
@@ -369,9 +378,17 @@ func checkoutKey(n int, at func(i int) (int, *Checkout)) string {
 	return strings.Join(parts, ",")
 }
 
-// compactPatron is what Patrons keeps of a lookup: what PatronCache keeps, and the district id.
-func compactPatron(p *Patron) *Patron {
-	return &Patron{DistrictID: p.DistrictID, Type: intern(p.Type), TypeID: p.TypeID, Status: p.Status, SiteID: p.SiteID}
+// PatronSummary is what a run needs of a borrower's patron status, that of the primary site: what
+// PatronsOf returns and PatronCache keeps.
+type PatronSummary struct {
+	// Type is interned: a district's borrowers share a handful of patron types.
+	Type           string
+	Status         PatronState
+	TypeID, SiteID int32
+}
+
+func summarize(p *Patron) PatronSummary {
+	return PatronSummary{Type: intern(p.Type), Status: p.Status, TypeID: int32(p.TypeID), SiteID: int32(p.SiteID)}
 }
 
 // Patrons looks up every distinct borrower of items once (BorrowerStatus), keyed by BorrowerKey (cache permitting; cache may be nil), with
@@ -381,16 +398,22 @@ func compactPatron(p *Patron) *Patron {
 // patron (authentication, a missing Patron Info service, cancellation) stops the lookups and is
 // patron is looked up, counting a miss, and returned once.
 //
-// The map keeps per borrower only what a run uses, as PatronCache does: the district id and the type,
-// type id, status and site of the primary site (PatronStatus and BorrowerStatus return the whole answer).
+// A patron in the map holds only what PatronCache keeps: the type, type id, status and site of the
+// primary site, and the borrower key as DistrictID (PatronStatus and BorrowerStatus return the whole
+// answer).
 func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) (map[string]*Patron, []error) {
-	return c.PatronsOf(ctx, cache, len(items), func(i int) (int, *Checkout) { return items[i].ID, items[i].Checkout })
+	sums, errs := c.PatronsOf(ctx, cache, len(items), func(i int) (int, *Checkout) { return items[i].ID, items[i].Checkout })
+	out := make(map[string]*Patron, len(sums))
+	for key, s := range sums {
+		out[key] = &Patron{DistrictID: key, Type: s.Type, TypeID: int(s.TypeID), Status: s.Status, SiteID: int(s.SiteID)}
+	}
+	return out, errs
 }
 
-// PatronsOf is Patrons for n items held in the caller's own form: at(i) returns item i's id and
-// checkout (nil when it is not checked out). It may be called more than once for an item; the checkout
-// it returns is not kept.
-func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at func(i int) (itemID int, co *Checkout)) (map[string]*Patron, []error) {
+// PatronsOf is Patrons for n items held in the caller's own form, returning each borrower's
+// PatronSummary by BorrowerKey: at(i) returns item i's id and checkout (nil when it is not checked out).
+// It may be called more than once for an item; the checkout it returns is not kept.
+func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at func(i int) (itemID int, co *Checkout)) (map[string]PatronSummary, []error) {
 	borrowers := map[string][]int{} // borrower key -> indexes of its items
 	var order []string
 	var errs []error
@@ -413,14 +436,14 @@ func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at fu
 	if cache != nil {
 		cache.Prune()
 	}
-	out := make(map[string]*Patron, len(order))
+	out := make(map[string]PatronSummary, len(order))
 	var todo []string
 	keys := make(map[string]string, len(order))
 	for _, id := range order {
 		idx := borrowers[id]
 		keys[id] = checkoutKey(len(idx), func(k int) (int, *Checkout) { return at(idx[k]) })
 		if cache != nil {
-			if p, ok := cache.Lookup(id, keys[id]); ok {
+			if p, ok := cache.lookup(id, keys[id]); ok {
 				out[id] = p
 				continue
 			}
@@ -459,9 +482,10 @@ func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at fu
 				errs = append(errs, err)
 				return
 			}
-			out[id] = compactPatron(p)
+			sum := summarize(p)
+			out[id] = sum
 			if cache != nil {
-				cache.Store(id, keys[id], p)
+				cache.store(id, keys[id], sum)
 			}
 		})
 	}

@@ -106,7 +106,7 @@ func (r *destinyRow) checkout() *destiny.Checkout {
 	return &destiny.Checkout{DistrictID: r.item.Borrower.DistrictID, PatronGUID: r.co.patronGUID, PatronID: r.co.patronID, DateOut: r.co.dateOut}
 }
 
-func (s *DestinySource) item(r *destinyRow, patrons map[string]*destiny.Patron, lookupErr map[string]string) plan.Item {
+func (s *DestinySource) item(r *destinyRow, patrons map[string]destiny.PatronSummary, lookupErr map[string]string) plan.Item {
 	out := r.item
 	b := out.Borrower
 	if b == nil {
@@ -116,8 +116,8 @@ func (s *DestinySource) item(r *destinyRow, patrons map[string]*destiny.Patron, 
 	// the item keeps its checkout and the plan skips it PatronLookupFailed with the reason, so the
 	// device is neither cleared nor reassigned.
 	key := destiny.BorrowerKey(r.checkout())
-	switch p := patrons[key]; {
-	case p != nil:
+	switch p, ok := patrons[key]; {
+	case ok:
 		b.PatronType, b.Status = p.Type, string(p.Status)
 	case key == "":
 		b.LookupError = fmt.Sprintf("the checkout of item %d names no patron (no district id, GUID or id), so its patron type cannot be looked up", r.id)
