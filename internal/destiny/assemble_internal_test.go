@@ -63,7 +63,11 @@ func TestDecodeItemsRefusesWhatDecodeItemPageRefuses(t *testing.T) {
 		{name: "a null value is no list", body: `{"value":null}`, wantErr: `no "value" list`},
 		{name: "an item without a status names its place in the page", body: `{"value":[{"id":1,"status":"lost"},{"id":2}]}`,
 			wantErr: "item 1 of the page: item 2 has no status", wantN: 1},
-		{name: "invalid JSON after the list hands out nothing", body: `{"value":[{"id":1,"status":"lost"}],}`, wantErr: "not valid JSON"},
+		{name: "invalid JSON after the list fails the page (the caller drops what it was handed)", body: `{"value":[{"id":1,"status":"lost"}],}`,
+			wantErr: "not valid JSON", wantN: 1},
+		{name: "a second JSON value after the page fails it", body: `{"value":[]} {}`, wantErr: "not valid JSON"},
+		{name: "keys match case-insensitively, as encoding/json matches fields", body: `{"Value":[{"id":1,"status":"lost"}],"@NEXTLINK":"x"}`, wantN: 1},
+		{name: "a page that is a list is not valid", body: `[1,2,3]`, wantErr: "not valid JSON"},
 		{name: "the caller's refusal stops the page", body: `{"value":[{"id":1,"status":"lost"},{"id":2,"status":"lost"}]}`,
 			each: func(*Item) error { return refused }, wantErr: "refused by the caller"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,11 +78,8 @@ type Checkout struct {
 	DateDue    time.Time
 }
 
-// Wire form (resources-api.yaml ItemCollection example).
-type itemCollection struct {
-	Value    []wireItem `json:"value"`
-	NextLink string     `json:"@nextLink"`
-}
+// Wire form (resources-api.yaml ItemCollection example): {"value": [item, ...], "@nextLink": "..."}, decoded
+// one item at a time by decodeItems.
 
 type wireRef struct {
 	ID   json.Number `json:"id"`
@@ -708,74 +706,146 @@ func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, e
 // decodeItems decodes one ItemCollection, handing each item to each as soon as it is decoded: the page is
 // never held as a list of wire items, only one wire item at a time. Every item has an id (a positive
 // integer) and a known status; an answer without a "value" list, or with two, is malformed. An error
-// from each stops the decoding: an *Error is returned as it is, another names the item.
+// from each stops the decoding: an *Error is returned as it is, another names the item. A body that is
+// not one valid JSON object fails too, even after items were handed out: the caller drops the page.
 func decodeItems(body []byte, serialField, subject string, each func(*Item) error) (string, error) {
-	d := &itemStream{serialField: serialField, each: each}
-	coll := struct {
-		Value    *itemStream `json:"value"`
-		NextLink string      `json:"@nextLink"`
-	}{Value: d}
-	err := json.Unmarshal(body, &coll)
-	if d.err != nil {
-		var e *Error
-		if errors.As(d.err, &e) {
-			return "", d.err
-		}
-		return "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
-			StatusCode: http.StatusOK, Message: fmt.Sprintf("item %d of the page: %v", d.n, d.err)}
+	malformed := func(msg string, err error) error {
+		return &Error{Op: "list items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK, Message: msg, Err: err}
 	}
+	invalid := func(err error) error { return malformed("item page is not valid JSON", err) }
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
 	if err != nil {
-		return "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
-			StatusCode: http.StatusOK, Message: "item page is not valid JSON", Err: err}
+		return "", invalid(err)
 	}
-	if coll.Value == nil || d.lists != 1 {
-		msg := "item page has no \"value\" list: "
-		if d.lists > 1 {
-			msg = "item page has more than one \"value\" list: "
+	if tok == nil { // null: no list
+		if err := endOfBody(dec); err != nil {
+			return "", invalid(err)
 		}
-		return "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
-			StatusCode: http.StatusOK, Message: msg + httpx.Unrecognized(http.StatusOK, "application/json", len(body))}
+		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
 	}
-	return coll.NextLink, nil
-}
-
-// itemStream decodes the "value" list of an ItemCollection one item at a time (json.Unmarshal has
-// checked the whole body is valid JSON before it calls UnmarshalJSON).
-type itemStream struct {
-	serialField string
-	each        func(*Item) error
-	lists       int   // "value" lists seen
-	n           int   // items decoded
-	err         error // the error of an item or of each (not a JSON error)
-}
-
-func (d *itemStream) UnmarshalJSON(b []byte) error {
-	d.lists++
-	if d.lists > 1 {
-		return nil // reported by decodeItems, before any item of a second list is handed out
+	if tok != json.Delim('{') {
+		return "", invalid(fmt.Errorf("the page is a %s, not an object", jsonKind(tok)))
 	}
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		d.lists-- // "value": null is no list
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return fmt.Errorf("\"value\" is not a list")
-	}
+	var next string
+	lists := 0
 	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", invalid(err)
+		}
+		key, _ := tok.(string)
+		// Keys match as encoding/json matches struct fields: case-insensitively.
+		switch {
+		case strings.EqualFold(key, "value"):
+			if lists > 0 {
+				return "", malformed("item page has more than one \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
+			}
+			n, err := decodeItemList(dec, serialField, each)
+			var e *Error
+			var ni *notItemError
+			switch {
+			case errors.As(err, &e):
+				return "", err
+			case errors.As(err, &ni):
+				return "", malformed(fmt.Sprintf("item %d of the page: %v", n, ni.err), nil)
+			case err != nil:
+				return "", invalid(err)
+			}
+			if n >= 0 {
+				lists++
+			}
+		case strings.EqualFold(key, "@nextLink"):
+			var link *string
+			if err := dec.Decode(&link); err != nil {
+				return "", invalid(err)
+			}
+			if link != nil {
+				next = *link
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return "", invalid(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return "", invalid(err)
+	}
+	if err := endOfBody(dec); err != nil {
+		return "", invalid(err)
+	}
+	if lists == 0 {
+		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
+	}
+	return next, nil
+}
+
+// notItemError is an item the client refuses (no id, no status) or the caller refused: decodeItems
+// names its place in the page.
+type notItemError struct{ err error }
+
+func (e *notItemError) Error() string { return e.err.Error() }
+
+// decodeItemList decodes the value of "value": a list of items, each handed to each as it is decoded,
+// or null (n is then -1: no list). n is the number of items handed out.
+func decodeItemList(dec *json.Decoder, serialField string, each func(*Item) error) (n int, err error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return 0, err
+	}
+	if tok == nil {
+		return -1, nil
+	}
+	if tok != json.Delim('[') {
+		if d, ok := tok.(json.Delim); ok && d == '{' {
+			return 0, fmt.Errorf("\"value\" is an object, not a list")
+		}
+		return 0, fmt.Errorf("\"value\" is a %s, not a list", jsonKind(tok))
+	}
+	for ; dec.More(); n++ {
 		var w wireItem
 		if err := dec.Decode(&w); err != nil {
-			return err
+			return n, err
 		}
-		it, err := w.item(d.serialField)
-		if err == nil {
-			err = d.each(&it)
-		}
+		it, err := w.item(serialField)
 		if err != nil {
-			d.err = err
-			return err
+			return n, &notItemError{err}
 		}
-		d.n++
+		if err := each(&it); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return n, err
+			}
+			return n, &notItemError{err}
+		}
+	}
+	_, err = dec.Token() // the closing bracket
+	return n, err
+}
+
+// endOfBody fails when anything but white space follows the top-level value.
+func endOfBody(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return err
 	}
 	return nil
+}
+
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "list"
+	case string:
+		return "string"
+	case float64, json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "value"
 }
