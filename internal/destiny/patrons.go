@@ -402,7 +402,13 @@ func summarize(p *Patron) PatronSummary {
 // primary site, and the borrower key as DistrictID (PatronStatus and BorrowerStatus return the whole
 // answer).
 func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) (map[string]*Patron, []error) {
-	sums, errs := c.PatronsOf(ctx, cache, len(items), func(i int) (int, *Checkout) { return items[i].ID, items[i].Checkout })
+	sums, errs := c.PatronsOf(ctx, cache, len(items), func(i int, co *Checkout) (int, bool) {
+		if items[i].Checkout == nil {
+			return items[i].ID, false
+		}
+		*co = *items[i].Checkout
+		return items[i].ID, true
+	})
 	out := make(map[string]*Patron, len(sums))
 	for key, s := range sums {
 		out[key] = &Patron{DistrictID: key, Type: s.Type, TypeID: int(s.TypeID), Status: s.Status, SiteID: int(s.SiteID)}
@@ -411,15 +417,17 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 }
 
 // PatronsOf is Patrons for n items held in the caller's own form, returning each borrower's
-// PatronSummary by BorrowerKey: at(i) returns item i's id and checkout (nil when it is not checked out).
-// It may be called more than once for an item; the checkout it returns is not kept.
-func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at func(i int) (itemID int, co *Checkout)) (map[string]PatronSummary, []error) {
+// PatronSummary by BorrowerKey: at(i, co) returns item i's id and whether it is checked out, and then
+// sets *co to its checkout (all of it: co is reused). It is called from one goroutine, more than once
+// for an item; co is never kept.
+func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at func(i int, co *Checkout) (itemID int, ok bool)) (map[string]PatronSummary, []error) {
 	borrowers := map[string][]int{} // borrower key -> indexes of its items
 	var order []string
 	var errs []error
+	co := new(Checkout) // scratch
 	for i := range n {
-		itemID, co := at(i)
-		if co == nil {
+		itemID, ok := at(i, co)
+		if !ok {
 			continue
 		}
 		id := BorrowerKey(co)
@@ -437,18 +445,26 @@ func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at fu
 		cache.Prune()
 	}
 	out := make(map[string]PatronSummary, len(order))
-	var todo []string
-	keys := make(map[string]string, len(order))
+	// What a lookup needs of its borrower, so that the map of items by borrower is not held through
+	// the lookups (a first run's take minutes).
+	type lookup struct {
+		id, key string
+		first   int // the index of its first item
+	}
+	var todo []lookup
 	for _, id := range order {
 		idx := borrowers[id]
-		keys[id] = checkoutKey(len(idx), func(k int) (int, *Checkout) { return at(idx[k]) })
+		key := checkoutKey(len(idx), func(k int) (int, *Checkout) {
+			itemID, _ := at(idx[k], co)
+			return itemID, co
+		})
 		if cache != nil {
-			if p, ok := cache.lookup(id, keys[id]); ok {
+			if p, ok := cache.lookup(id, key); ok {
 				out[id] = p
 				continue
 			}
 		}
-		todo = append(todo, id)
+		todo = append(todo, lookup{id: id, key: key, first: idx[0]})
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -457,7 +473,7 @@ func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at fu
 	var fatal error
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, id := range todo {
+	for _, t := range todo {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -465,9 +481,10 @@ func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at fu
 		if ctx.Err() != nil {
 			break
 		}
+		co := new(Checkout) // at is called here, not in the goroutines
+		at(t.first, co)
 		wg.Go(func() {
 			defer func() { <-sem }()
-			_, co := at(borrowers[id][0])
 			p, err := c.BorrowerStatus(ctx, co)
 			mu.Lock()
 			defer mu.Unlock()
@@ -483,9 +500,9 @@ func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at fu
 				return
 			}
 			sum := summarize(p)
-			out[id] = sum
+			out[t.id] = sum
 			if cache != nil {
-				cache.store(id, keys[id], sum)
+				cache.store(t.id, t.key, sum)
 			}
 		})
 	}

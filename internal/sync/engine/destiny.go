@@ -37,8 +37,8 @@ func (s *DestinySource) Read(ctx context.Context) (SourceSnapshot, error) {
 	if err != nil {
 		return SourceSnapshot{}, err
 	}
-	patrons, errs := s.Client.PatronsOf(ctx, s.Patrons, len(rows), func(i int) (int, *destiny.Checkout) {
-		return rows[i].id, rows[i].checkout()
+	patrons, errs := s.Client.PatronsOf(ctx, s.Patrons, len(rows), func(i int, co *destiny.Checkout) (int, bool) {
+		return rows[i].id, rows[i].checkout(co)
 	})
 	var snap SourceSnapshot
 	lookupErr := map[string]string{}
@@ -98,12 +98,14 @@ func newDestinyRow(it *destiny.Item) destinyRow {
 	return r
 }
 
-// checkout is the row's checkout as the patron lookups read it (nil when not checked out).
-func (r *destinyRow) checkout() *destiny.Checkout {
+// checkout sets *co to the row's checkout as the patron lookups read it, and reports whether the item
+// is checked out.
+func (r *destinyRow) checkout(co *destiny.Checkout) bool {
 	if r.co == nil {
-		return nil
+		return false
 	}
-	return &destiny.Checkout{DistrictID: r.item.Borrower.DistrictID, PatronGUID: r.co.patronGUID, PatronID: r.co.patronID, DateOut: r.co.dateOut}
+	*co = destiny.Checkout{DistrictID: r.item.Borrower.DistrictID, PatronGUID: r.co.patronGUID, PatronID: r.co.patronID, DateOut: r.co.dateOut}
+	return true
 }
 
 func (s *DestinySource) item(r *destinyRow, patrons map[string]destiny.PatronSummary, lookupErr map[string]string) plan.Item {
@@ -115,7 +117,9 @@ func (s *DestinySource) item(r *destinyRow, patrons map[string]destiny.PatronSum
 	// A borrower whose lookup failed (a 404, an unknown status, ...) is never treated as "no borrower":
 	// the item keeps its checkout and the plan skips it PatronLookupFailed with the reason, so the
 	// device is neither cleared nor reassigned.
-	key := destiny.BorrowerKey(r.checkout())
+	var co destiny.Checkout
+	r.checkout(&co)
+	key := destiny.BorrowerKey(&co)
 	switch p, ok := patrons[key]; {
 	case ok:
 		b.PatronType, b.Status = p.Type, string(p.Status)
