@@ -128,7 +128,7 @@ type MDMRoster struct {
 // MDMUser is one MDM user.
 type MDMUser struct {
 	// Ref is the MDM's id of the user (Jamf School's user id).
-	Ref                                   string
+	Ref                                  string
 	Username, FirstName, LastName, Email string
 	// Location is the name of the user's location.
 	Location string
@@ -213,10 +213,10 @@ type RosterChange struct {
 	Location string
 	// Fields are the differences, old and new, as status shows them. A password is never one of them.
 	Fields []FieldChange
-	User   *UserSet    `json:",omitempty"`
-	Group  *GroupSet   `json:",omitempty"`
-	Class  *ClassSet   `json:",omitempty"`
-	Remove *RemoveSet  `json:",omitempty"`
+	User   *UserSet   `json:",omitempty"`
+	Group  *GroupSet  `json:",omitempty"`
+	Class  *ClassSet  `json:",omitempty"`
+	Remove *RemoveSet `json:",omitempty"`
 	// NewUser carries what creating a user needs beyond UserSet (its password rule and data); not part
 	// of the digest.
 	NewUser *NewRosterUser `json:"-"`
@@ -224,7 +224,7 @@ type RosterChange struct {
 
 // UserSet is what a user change writes: nil fields are not touched.
 type UserSet struct {
-	Username                    string  `json:",omitempty"` // for a creation
+	Username                   string  `json:",omitempty"` // for a creation
 	FirstName, LastName, Email *string `json:",omitempty"`
 	// Location, when set, moves the user (without its devices).
 	Location *string `json:",omitempty"`
