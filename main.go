@@ -13,6 +13,7 @@ import (
 	// Time zones of schedules resolve on any image, including distroless ones without /usr/share/zoneinfo.
 	_ "time/tzdata"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -26,6 +27,7 @@ import (
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
+	"github.com/k12dev/devicesync-operator/internal/memlimit"
 )
 
 var scheme = runtime.NewScheme()
@@ -74,6 +76,10 @@ func main() {
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
+	if err := setMemoryLimit(setupLog); err != nil {
+		setupLog.Error(err, "invalid memory limit")
+		os.Exit(2)
+	}
 	hosts, err := httpx.ParseAllowedHosts(allowedHosts)
 	if err != nil {
 		setupLog.Error(err, "invalid --allowed-hosts")
@@ -137,4 +143,19 @@ func main() {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
 	}
+}
+
+// setMemoryLimit sets the runtime's soft memory limit from the container's (memlimit.EnvVar, from the
+// downward API) unless GOMEMLIMIT is set, and logs the limit in force.
+func setMemoryLimit(log logr.Logger) error {
+	limit, from, err := memlimit.Apply(os.Getenv)
+	switch {
+	case err != nil:
+		return err
+	case from == "":
+		log.Info("no memory limit: neither GOMEMLIMIT nor " + memlimit.EnvVar + " is set")
+	default:
+		log.Info("memory limit", "GOMEMLIMIT", fmt.Sprintf("%dMiB", limit>>20), "bytes", limit, "from", from)
+	}
+	return nil
 }
