@@ -48,7 +48,7 @@ func newRosterScenario(t *testing.T) *rosterScenario {
 	for name, data := range s.r.OneRoster(s.d) {
 		files[name] = &fstest.MapFile{Data: data}
 	}
-	ros, err := roster.ReadOneRoster(files, roster.Options{Today: genNow})
+	ros, err := roster.ReadOneRoster(files, roster.Options{Today: genNow, People: true})
 	if err != nil {
 		t.Fatal(err)
 	}
