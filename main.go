@@ -13,6 +13,7 @@ import (
 	// Time zones of schedules resolve on any image, including distroless ones without /usr/share/zoneinfo.
 	_ "time/tzdata"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -26,6 +27,7 @@ import (
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
+	"github.com/k12dev/devicesync-operator/internal/memlimit"
 )
 
 var scheme = runtime.NewScheme()
@@ -50,6 +52,7 @@ func main() {
 		maxRunTimeout time.Duration
 		shardSel      string
 		maxRuns       int
+		runAging      time.Duration
 		perHost       int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
@@ -63,7 +66,8 @@ func main() {
 	flag.StringVar(&allowedHosts, "allowed-hosts", "", "Comma-separated hosts policies may name as Destiny or Jamf URLs (host, *.domain, either with :port); empty: any host. See README, Security.")
 	flag.DurationVar(&maxRunTimeout, "max-run-timeout", 0, "Cap on every policy's spec.runTimeout (0: no cap beyond the policy's own, default 1h).")
 	flag.StringVar(&shardSel, "watch-label-selector", "", "Take only the policies (and their runs) whose labels match, e.g. sharding.devicesync.k12.dev/key=shard1; the main replica of a sharded install takes !sharding.devicesync.k12.dev/key. Each shard elects its own leader. Empty: every policy.")
-	flag.IntVar(&maxRuns, "max-concurrent-runs", controllers.DefaultMaxConcurrentRuns, "Runs executing at once in this manager (one per policy at most); the others wait their turn.")
+	flag.IntVar(&maxRuns, "max-concurrent-runs", controllers.DefaultMaxConcurrentRuns, "Runs executing at once in this manager (one per policy at most); the others wait, the run expected to read the fewest Destiny items first.")
+	flag.DurationVar(&runAging, "run-aging", controllers.DefaultRunAging, "How long a run waits for one of --max-concurrent-runs before it goes ahead of smaller runs (so a large district is never starved).")
 	flag.IntVar(&perHost, "max-requests-per-host", 0, "Cap on requests in flight to any one Destiny or Jamf host, across all policies (0: each system's own limit: Jamf Pro maxConcurrency, default 5; Jamf School 5; Destiny 10).")
 	flag.BoolVar(&requireLabel, "require-credentials-label", false, "Read only Secrets labelled devicesync.k12.dev/credentials=true (credentials, rosters, CA bundles).")
 	opts := zap.Options{Development: false}
@@ -72,6 +76,10 @@ func main() {
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
+	if err := setMemoryLimit(setupLog); err != nil {
+		setupLog.Error(err, "invalid memory limit")
+		os.Exit(2)
+	}
 	hosts, err := httpx.ParseAllowedHosts(allowedHosts)
 	if err != nil {
 		setupLog.Error(err, "invalid --allowed-hosts")
@@ -116,7 +124,7 @@ func main() {
 	}
 
 	if err := controllers.Setup(mgr, controllers.Options{RosterRoot: rosterRoot, AllowedHosts: hosts, RequireCredentialsLabel: requireLabel,
-		MaxRunTimeout: maxRunTimeout, MaxConcurrentRuns: maxRuns, MaxRequestsPerHost: perHost}); err != nil {
+		MaxRunTimeout: maxRunTimeout, MaxConcurrentRuns: maxRuns, RunAging: runAging, MaxRequestsPerHost: perHost}); err != nil {
 		setupLog.Error(err, "unable to create controllers")
 		os.Exit(1)
 	}
@@ -135,4 +143,19 @@ func main() {
 		setupLog.Error(err, "problem running manager")
 		os.Exit(1)
 	}
+}
+
+// setMemoryLimit sets the runtime's soft memory limit from the container's (memlimit.EnvVar, from the
+// downward API) unless GOMEMLIMIT is set, and logs the limit in force.
+func setMemoryLimit(log logr.Logger) error {
+	limit, from, err := memlimit.Apply(os.Getenv)
+	switch {
+	case err != nil:
+		return err
+	case from == "":
+		log.Info("no memory limit: neither GOMEMLIMIT nor " + memlimit.EnvVar + " is set")
+	default:
+		log.Info("memory limit", "GOMEMLIMIT", fmt.Sprintf("%dMiB", limit>>20), "bytes", limit, "from", from)
+	}
+	return nil
 }

@@ -248,6 +248,32 @@ func TestTheManagerArgsFollowTheValues(t *testing.T) {
 	}
 }
 
+// The manager's Go soft memory limit follows the container's memory limit (main.go sets GOMEMLIMIT to 90%
+// of DEVICESYNC_MEMORY_LIMIT), with the default resources and with resources set by the values.
+func TestTheManagerIsToldItsMemoryLimit(t *testing.T) {
+	want := corev1.EnvVar{Name: "DEVICESYNC_MEMORY_LIMIT", ValueFrom: &corev1.EnvVarSource{
+		ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "manager", Resource: "limits.memory"}}}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"with the default values", nil},
+		{"with every value set", []string{"--values", filepath.Join("testdata", "all-values.yaml")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d appsv1.Deployment
+			one(t, render(t, tc.args...), "Deployment", &d)
+			c := managerContainer(t, d)
+			if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return reflect.DeepEqual(e, want) }) {
+				t.Errorf("manager env %+v has no %s from limits.memory", c.Env, want.Name)
+			}
+			if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+				t.Errorf("the manager has no memory limit to follow: resources %+v", c.Resources)
+			}
+		})
+	}
+}
+
 func TestTheImageIsTheRepositoryAtTheTagOrTheAppVersion(t *testing.T) {
 	for _, tc := range []struct {
 		name       string

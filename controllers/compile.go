@@ -127,6 +127,21 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec, kind *TargetKind) (*compiled
 	if kind.Compile != nil {
 		kind.Compile(spec, &p, tmpl)
 	}
+	p.RosterSync = compileRoster(spec, caps, func(path, text string, fields ...string) *naming.Template {
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		compile := naming.Compile // the device data model (a new user's password rule)
+		if len(fields) > 0 {
+			compile = func(name, text string) (*naming.Template, error) { return naming.CompileFields(name, text, fields...) }
+		}
+		t, err := compile(path, text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("spec.%s: %w", path, unwrapRule(err)))
+			return nil
+		}
+		return t
+	})
 	c := &compiled{
 		Policy: p,
 		Safety: plan.Safety{
@@ -134,6 +149,7 @@ func compilePolicy(spec *dsv1.DeviceSyncPolicySpec, kind *TargetKind) (*compiled
 			MaxClears:       budget("maxClears", spec.Safety.MaxClears),
 			MaxSourceShrink: budget("maxSourceShrink", spec.Safety.MaxSourceShrink),
 			MaxRosterShrink: budget("maxRosterShrink", spec.Safety.MaxRosterShrink),
+			MaxRemovals:     budget("maxRemovals", spec.Safety.MaxRemovals),
 		},
 		Query: destiny.ItemQuery{ResourceTypes: src.ResourceTypes, SiteShortNames: sites, SerialField: src.SerialNumberField},
 		Kind:  kind,

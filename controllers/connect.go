@@ -346,7 +346,7 @@ func (c *Connector) roster(ctx context.Context, p *dsv1.DeviceSyncPolicy) (*rost
 		}
 		fsys = os.DirFS(rs.Path)
 	}
-	opts := roster.Options{KeyField: roster.KeyField(rs.KeyField)}
+	opts := roster.Options{KeyField: roster.KeyField(rs.KeyField), People: p.Spec.Roster != nil}
 	var (
 		r   *roster.Roster
 		err error

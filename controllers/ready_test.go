@@ -129,6 +129,27 @@ func TestPolicyReadiness(t *testing.T) {
 			wantMessage: []string{"warning", "name (Jamf School's API has no endpoint to rename a device)", "lostMode", "position, room and department"},
 		},
 		{
+			name: "a Jamf Pro policy with roster classes is Ready and says the roster sync is not supported for Jamf Pro",
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.Roster = oneRosterSource()
+				p.Spec.Roster = &dsv1.RosterSync{Classes: &dsv1.RosterClasses{Name: "{{.Title}}"}}
+			},
+			wantReady:   true,
+			wantReason:  "Ready",
+			wantMessage: []string{"warning", "spec.roster.classes is not supported for Jamf Pro", "runs sync devices only"},
+		},
+		{
+			name:   "a roster class name using a device field names the field and the class data model",
+			school: true,
+			mutate: func(p *dsv1.DeviceSyncPolicy) {
+				p.Spec.Source.Destiny.Roster = oneRosterSource()
+				p.Spec.Roster = &dsv1.RosterSync{Classes: &dsv1.RosterClasses{Name: "{{.Title}} {{.Serial}}"}}
+			},
+			wantReason:  controllers.ReasonInvalidTemplate,
+			wantMessage: []string{"spec.roster.classes.name", "Serial", "Title"},
+			wantStalled: true,
+		},
+		{
 			name:        "a school mapped to a location Jamf School does not have is named",
 			school:      true,
 			mutate:      func(p *dsv1.DeviceSyncPolicy) { p.Spec.Schools[1].Location = "Nowhere Elementary" },

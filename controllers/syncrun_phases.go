@@ -126,15 +126,17 @@ func (r *SyncRunReconciler) execute(ctx context.Context, s *runScope) error {
 		s.attempted[res.Change.DeviceKey] = res.Err
 	}
 	logChanges(ctx, s)
+	logRoster(ctx, s)
 	return r.finish(ctx, s)
 }
 
 // phaseAt says how far a run got, for the deadline's message.
 func phaseAt(rep *engine.Report) string {
-	if len(rep.Plan.Changes) == 0 && rep.Applied+rep.FailedChanges == 0 {
+	planned, applied, failed := changeTotals(rep)
+	if planned == 0 && applied+failed == 0 {
 		return "while reading Destiny and the MDM"
 	}
-	return fmt.Sprintf("after %d of %d changes (%d applied)", rep.Applied+rep.FailedChanges, len(rep.Plan.Changes), rep.Applied)
+	return fmt.Sprintf("after %d of %d changes (%d applied)", applied+failed, planned, applied)
 }
 
 // loadPolicy reads the run's policy and compiles it. A missing policy or one that does not compile

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	gosync "sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -111,6 +112,20 @@ func (e *executions) cancelRun(run types.UID) bool {
 		return true
 	}
 	return false
+}
+
+// enqueue puts run key back on the controller's queue, after the given delay (zero: now). It never blocks.
+func (e *executions) enqueue(key types.NamespacedName, after time.Duration) {
+	e.mu.Lock()
+	q := e.queue
+	e.mu.Unlock()
+	switch {
+	case q == nil:
+	case after > 0:
+		q.AddAfter(reconcile.Request{NamespacedName: key}, after)
+	default:
+		q.Add(reconcile.Request{NamespacedName: key})
+	}
 }
 
 // wakeSource is the controller source through which release puts waiting runs back on the queue.

@@ -126,7 +126,8 @@ func finalStatus(s *runScope, run *dsv1.SyncRun, now metav1.Time) (eventType, re
 			eventType, reason, note = "Warning", EventRunBlocked, msg
 		case engine.Planned:
 			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhaseSucceeded, &now, nil
-			msg := fmt.Sprintf("dry run: %d changes planned, nothing written; %s", len(rep.Plan.Changes), countsText(st.Summary))
+			planned, _, _ := changeTotals(rep)
+			msg := fmt.Sprintf("dry run: %d changes planned, nothing written; %s", planned, countsText(st.Summary)+rosterText(st.Roster))
 			if rep.Blocked != nil {
 				msg += "; an Enforce run of this plan would be blocked: " + rep.Blocked.Message
 			}
@@ -134,13 +135,15 @@ func finalStatus(s *runScope, run *dsv1.SyncRun, now metav1.Time) (eventType, re
 			reason, note = EventRunSucceeded, msg
 		case engine.Succeeded:
 			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhaseSucceeded, &now, nil
-			msg := fmt.Sprintf("%d changes applied; %s", rep.Applied, countsText(st.Summary))
+			_, applied, _ := changeTotals(rep)
+			msg := fmt.Sprintf("%d changes applied; %s", applied, countsText(st.Summary)+rosterText(st.Roster))
 			setCondition(run, dsv1.ConditionComplete, metav1.ConditionTrue, ReasonSucceeded, msg)
 			reason, note = EventRunSucceeded, msg
 		case engine.PartiallyFailed:
 			st.Phase, st.CompletionTime, st.Blocked = dsv1.PhasePartiallyFailed, &now, nil
-			msg := fmt.Sprintf("%d of %d changes failed (see status.errors); %d applied; %s", rep.FailedChanges,
-				len(rep.Plan.Changes), rep.Applied, countsText(st.Summary))
+			planned, applied, failed := changeTotals(rep)
+			msg := fmt.Sprintf("%d of %d changes failed (see status.errors); %d applied; %s", failed,
+				planned, applied, countsText(st.Summary)+rosterText(st.Roster))
 			setCondition(run, dsv1.ConditionFailed, metav1.ConditionTrue, ReasonPartiallyFailed, msg)
 			eventType, reason, note = "Warning", EventRunPartiallyFailed, msg
 		default:
@@ -180,7 +183,8 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 		st.Summary.ByReason[plan.ReasonHeldByInactiveStudent] = int32(n)
 	}
 	if rep.Outcome != engine.Blocked && rep.Outcome != engine.Planned {
-		st.Progress = progressOf(engine.Progress{Total: len(rep.Plan.Changes), Done: rep.Applied + rep.FailedChanges, Failed: rep.FailedChanges})
+		planned, applied, failed := changeTotals(rep)
+		st.Progress = progressOf(engine.Progress{Total: planned, Done: applied + failed, Failed: failed})
 	}
 
 	// Failed changes first, so that the bounded list always shows them.
@@ -218,6 +222,7 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 	}
 	st.Changes = changes
 	st.ChangesOmitted = int32(len(rep.Plan.Changes) - len(changes))
+	st.Roster = rosterStatus(s)
 
 	var errs []dsv1.RunError
 	if rep.Err != nil {
@@ -228,6 +233,7 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 		errs = append(errs, dsv1.RunError{Serial: statusText(ch.Serial, maxStatusValue), Reason: "ApplyFailed",
 			Message: statusText(s.attempted[ch.DeviceKey].Error(), maxStatusValue)})
 	}
+	errs = append(errs, rosterErrors(rep)...)
 	for _, w := range rep.Warnings {
 		errs = append(errs, dsv1.RunError{Reason: "SourceWarning", Message: statusText(w, maxStatusValue)})
 	}
@@ -276,6 +282,14 @@ func (r *SyncRunReconciler) observe(s *runScope) {
 		}
 	}
 	metrics.ObserveRun(res)
+}
+
+// rosterText is the roster part of a run's message ("" without a roster sync).
+func rosterText(r *dsv1.RosterRunStatus) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("; roster: %d people, %d classes, %d in sync, %d changed, %d removed, %d skipped", r.People, r.Classes, r.InSync, r.Changed, r.Removed, r.Skipped)
 }
 
 func countsText(s dsv1.RunSummary) string {

@@ -57,6 +57,9 @@ type runEnv struct {
 	kinds []controllers.TargetKind
 	// clock is this env's managers' clock (nil: the wall clock).
 	clock clock.Clock
+	// roster is the district's generated roster (sections, extra teachers), published as the ConfigMap
+	// "oneroster".
+	roster *district.Roster
 }
 
 func newRunEnv(t *testing.T, devices int) *runEnv {
@@ -88,6 +91,7 @@ func newRunEnv(t *testing.T, devices int) *runEnv {
 			StringData: map[string]string{"network-id": jamfschoolsim.DefaultNetworkID, "api-key": jamfschoolsim.DefaultAPIKey}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "roster", Namespace: e.ns},
 			Data: map[string]string{"patrons.csv": string(e.d.SISPatronCSV())}},
+		oneRosterConfigMap(e),
 	}
 	for _, o := range objs {
 		if err := k8s.Create(ctx, o); err != nil {

@@ -64,6 +64,7 @@ func (v *ConnectionValidator) Validate(ctx context.Context, p *dsv1.DeviceSyncPo
 	checks := []Check{{Name: "Templates", OK: true}}
 	checks = append(checks, unsupportedFields(kind, c.Policy.Manage)...)
 	checks = append(checks, insecureConnections(p, kind, e)...)
+	checks = append(checks, rosterUnsupported(&p.Spec, kind)...)
 	// A recent connection test of the same generation, with the same Secrets and ConfigMaps, is reused before
 	// anything is built: no Secret data is read, no roster parsed, no client made.
 	refs, refsOK := v.Connector.references(ctx, p)

@@ -14,6 +14,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -49,6 +50,7 @@ import (
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/controllers"
 	"github.com/k12dev/devicesync-operator/internal/httpx"
+	"github.com/k12dev/devicesync-operator/internal/memlimit"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	"github.com/k12dev/devicesync-operator/internal/testenv"
 )
@@ -72,6 +74,8 @@ type config struct {
 	maxRuns          int
 	latency, timeout time.Duration
 	heapProfile      string
+	memoryLimit      string
+	memLimitFrom     string // where the soft memory limit in force came from ("" when none)
 }
 
 func main() {
@@ -95,6 +99,7 @@ func main() {
 	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "latency of every simulated call")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "how long to wait for a round")
 	flag.StringVar(&c.heapProfile, "heap-profile", "", "write the manager process's heap profile here at the peak of the last round")
+	flag.StringVar(&c.memoryLimit, "memory-limit", "", "the manager container's limits.memory (e.g. 1Gi, the Deployment's default): the soft memory limit is set from it as main.go does from "+memlimit.EnvVar+" (90%; GOMEMLIMIT wins); empty: "+memlimit.EnvVar+" if set")
 	flag.Parse()
 	switch c.scenario {
 	case "single":
@@ -112,6 +117,20 @@ func main() {
 	default:
 		fmt.Fprintf(os.Stderr, "bench: --scenario %q: want single or many\n", c.scenario)
 		os.Exit(2)
+	}
+	// The manager's soft memory limit, as main.go sets it in a Deployment.
+	limit, from, err := memlimit.Apply(func(k string) string {
+		if k == memlimit.EnvVar && c.memoryLimit != "" {
+			return c.memoryLimit
+		}
+		return os.Getenv(k)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if from != "" {
+		c.memLimitFrom = fmt.Sprintf("%d MiB (%s)", limit>>20, from)
 	}
 	ok, err := run(c)
 	if err != nil {
@@ -206,8 +225,8 @@ func run(c config) (bool, error) {
 		}
 		ok = ok && good
 	}
-	fmt.Printf("\nmanager process: peak RSS (VmHWM) %d MiB, peak heap in use %d MiB, peak live heap %d MiB, GOGC %s, GOMEMLIMIT %s, GOMAXPROCS %d\n",
-		readStatusKiB("VmHWM")>>10, b.heap.peak()>>20, b.heap.peakLive()>>20, envOr("GOGC", "100"), envOr("GOMEMLIMIT", "off"), runtime.GOMAXPROCS(0))
+	fmt.Printf("\nmanager process: peak RSS (VmHWM) %d MiB, peak heap in use %d MiB, peak live heap %d MiB, GOGC %s, memory limit %s, GOMAXPROCS %d\n",
+		readStatusKiB("VmHWM")>>10, b.heap.peak()>>20, b.heap.peakLive()>>20, envOr("GOGC", "100"), cmp.Or(b.cfg.memLimitFrom, "off"), runtime.GOMAXPROCS(0))
 	if c.heapProfile != "" {
 		if err := b.heap.writeProfile(c.heapProfile); err != nil {
 			return false, err

@@ -146,7 +146,7 @@ func (d *demo) rosterSnapshot() rosterSnapshot {
 		sort.Strings(out)
 		return out
 	}
-	for _, c := range d.school.Classes() {
+	for _, c := range d.school.AllClasses() {
 		snap.Classes = append(snap.Classes, mdmClass{UUID: c.UUID, Name: c.Name, Location: locs[c.LocationID], Source: c.Source,
 			ASM: c.Source == jamfschoolsim.SourceASM, Teachers: usernames(c.Teachers), Students: usernames(c.Students), Writes: d.school.WritesTo(c.UUID)})
 	}

@@ -1,11 +1,15 @@
 package destiny
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,11 +78,8 @@ type Checkout struct {
 	DateDue    time.Time
 }
 
-// Wire form (resources-api.yaml ItemCollection example).
-type itemCollection struct {
-	Value    []wireItem `json:"value"`
-	NextLink string     `json:"@nextLink"`
-}
+// Wire form (resources-api.yaml ItemCollection example): {"value": [item, ...], "@nextLink": "..."}, decoded
+// one item at a time by decodeItems.
 
 type wireRef struct {
 	ID   json.Number `json:"id"`
@@ -251,6 +252,14 @@ const maxPagesSlack = 1000
 // read with KindMalformed: nothing is written on a partial answer. A page that does not follow the
 // page before it (a server ignoring $skip, or a looping link) is KindMalformed rather than a loop.
 func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
+	return ListItemsAs(ctx, c, q, func(it *Item) Item { return *it })
+}
+
+// ListItemsAs is ListItems with each item converted by conv as its page is decoded: only conv's results
+// are kept (with the item's id), never the page's wire form nor an Item, so a caller holding its own
+// compact form of an item never holds the listing twice. The checks are ListItems': an item conv has
+// seen may still belong to a listing that fails. conv must not keep it.
+func ListItemsAs[T any](ctx context.Context, c *Client, q ItemQuery, conv func(it *Item) T) ([]T, error) {
 	if len(q.ResourceTypes) == 0 {
 		return nil, &Error{Op: "list items", Kind: KindBadRequest, Message: "no resource types given"}
 	}
@@ -294,7 +303,7 @@ func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &lister{c: c, field: field, sites: idx, sem: make(chan struct{}, c.cfg.Concurrency), cancel: cancel}
+	l := &lister[T]{c: c, field: field, sites: idx, sem: make(chan struct{}, c.cfg.Concurrency), cancel: cancel, conv: conv}
 	var wg sync.WaitGroup
 	for _, src := range sources {
 		wg.Go(func() { l.listSource(ctx, src) })
@@ -303,40 +312,76 @@ func (c *Client) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	// Sorted by id in place; an item listed twice (under two types or sites) keeps its first listing.
-	n := 0
-	for _, p := range l.pages {
-		n += len(p)
-	}
-	items := make([]Item, 0, n) // one exact copy of the pages, which are then dropped
-	for _, p := range l.pages {
-		items = append(items, p...)
-	}
-	l.pages = nil
-	sort.SliceStable(items, func(i, j int) bool { return items[i].ID < items[j].ID })
-	out := items[:0]
-	for i := range items {
-		if i == 0 || items[i].ID != out[len(out)-1].ID {
-			out = append(out, items[i])
-		}
-	}
-	clear(items[len(out):])
-	return out, nil
+	return l.assemble(), nil
 }
 
-type lister struct {
+// assemble joins the pages into one exactly sized list sorted by id, in which an item listed twice
+// (under two types or sites) keeps its first listing. Pages whose ids follow one another (the usual
+// case: each listing is ordered by id) are copied in turn, each dropped once copied; otherwise the items
+// are sorted by id, stably.
+func (l *lister[T]) assemble() []T {
+	pages := l.pages[:0]
+	n := 0
+	for _, p := range l.pages {
+		if len(p.ids) > 0 {
+			pages = append(pages, p)
+			n += len(p.ids)
+		}
+	}
+	clear(l.pages[len(pages):])
+	l.pages = nil
+	sort.SliceStable(pages, func(i, j int) bool { return pages[i].ids[0] < pages[j].ids[0] })
+	inOrder, last := true, 0
+	for _, p := range pages {
+		for _, id := range p.ids {
+			inOrder = inOrder && id >= last
+			last = id
+		}
+	}
+	out := make([]T, 0, n)
+	if inOrder {
+		last = 0
+		for k := range pages {
+			for i, id := range pages[k].ids {
+				if id != last {
+					out = append(out, pages[k].items[i])
+				}
+				last = id
+			}
+			pages[k] = itemPage[T]{}
+		}
+		return slices.Clip(out)
+	}
+	type ref struct{ id, page, i int }
+	refs := make([]ref, 0, n)
+	for k, p := range pages {
+		for i, id := range p.ids {
+			refs = append(refs, ref{id, k, i})
+		}
+	}
+	sort.SliceStable(refs, func(a, b int) bool { return refs[a].id < refs[b].id })
+	for k, r := range refs {
+		if k == 0 || r.id != refs[k-1].id {
+			out = append(out, pages[r.page].items[r.i])
+		}
+	}
+	return slices.Clip(out)
+}
+
+type lister[T any] struct {
 	c      *Client
 	field  string
 	sites  *siteIndex
 	sem    chan struct{}
 	cancel context.CancelFunc
+	conv   func(*Item) T
 
 	mu    sync.Mutex
-	pages [][]Item // each page's items as decoded
+	pages []itemPage[T] // each page's items, converted as decoded
 	err   error
 }
 
-func (l *lister) fail(err error) {
+func (l *lister[T]) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err == nil {
@@ -345,19 +390,19 @@ func (l *lister) fail(err error) {
 	}
 }
 
-func (l *lister) failed() bool {
+func (l *lister[T]) failed() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.err != nil
 }
 
-func (l *lister) add(items []Item) {
+func (l *lister[T]) add(p itemPage[T]) {
 	l.mu.Lock()
-	l.pages = append(l.pages, items)
+	l.pages = append(l.pages, itemPage[T]{ids: p.ids, items: p.items})
 	l.mu.Unlock()
 }
 
-func (l *lister) acquire(ctx context.Context) bool {
+func (l *lister[T]) acquire(ctx context.Context) bool {
 	select {
 	case l.sem <- struct{}{}:
 		return true
@@ -366,13 +411,13 @@ func (l *lister) acquire(ctx context.Context) bool {
 	}
 }
 
-func (l *lister) release() { <-l.sem }
+func (l *lister[T]) release() { <-l.sem }
 
-func (l *lister) path(src itemSource) string {
+func (l *lister[T]) path(src itemSource) string {
 	return "/materials/resourcetypes/" + strconv.Itoa(src.rt.ID) + "/items"
 }
 
-func (l *lister) query(src itemSource) url.Values {
+func (l *lister[T]) query(src itemSource) url.Values {
 	q := url.Values{
 		"includeCurrentCheckout": {"true"},
 		"excludeFields":          {"itemNotes,historicalNotes"},
@@ -384,21 +429,22 @@ func (l *lister) query(src itemSource) url.Values {
 	return q
 }
 
-// itemPage is one answer of the listing.
-type itemPage struct {
+// itemPage is one answer of the listing: its items, converted, and their ids.
+type itemPage[T any] struct {
 	skip  int
-	items []Item
+	ids   []int
+	items []T
 	next  string
 }
 
-func (l *lister) malformed(src itemSource, format string, args ...any) {
+func (l *lister[T]) malformed(src itemSource, format string, args ...any) {
 	l.fail(&Error{Op: "list items", Subject: src.subject(), Kind: KindMalformed, StatusCode: http.StatusOK,
 		Message: fmt.Sprintf(format, args...)})
 }
 
-func (l *lister) listSource(ctx context.Context, src itemSource) {
+func (l *lister[T]) listSource(ctx context.Context, src itemSource) {
 	size := l.c.cfg.PageSize
-	var first itemPage
+	var first itemPage[T]
 	var total int
 	var ferr, cerr error
 	var wg sync.WaitGroup
@@ -413,17 +459,17 @@ func (l *lister) listSource(ctx context.Context, src itemSource) {
 		l.fail(cerr)
 		return
 	}
-	pages := []itemPage{first}
+	pages := []itemPage[T]{first}
 	// The server's page length: $top, or fewer when it caps pages itself.
 	stride := size
-	if n := len(first.items); n < size && n < total {
+	if n := len(first.ids); n < size && n < total {
 		if n == 0 {
 			l.malformed(src, "the first page is empty but $count is %d", total)
 			return
 		}
 		stride = n
 	}
-	if total > len(first.items) {
+	if total > len(first.ids) {
 		n := (total - 1) / stride // pages after the first
 		if n > maxPagesPerSource {
 			l.malformed(src, "$count %d in pages of %d items would take %d requests: refusing", total, stride, n)
@@ -439,24 +485,24 @@ func (l *lister) listSource(ctx context.Context, src itemSource) {
 	// Pages are ordered by id: a page that does not start after the previous page's start means the
 	// server ignored $skip (a deletion while listing shifts a page by a few items, never back to the start).
 	for p := 1; p < len(pages); p++ {
-		prev, cur := pages[p-1].items, pages[p].items
-		if len(prev) > 0 && len(cur) > 0 && cur[0].ID <= prev[0].ID {
+		prev, cur := pages[p-1].ids, pages[p].ids
+		if len(prev) > 0 && len(cur) > 0 && cur[0] <= prev[0] {
 			l.malformed(src, "page at $skip=%d does not follow the page before it (the server ignores $skip or $orderby)", pages[p].skip)
 			return
 		}
 	}
 	last := pages[len(pages)-1]
-	if len(last.items) >= stride || nextSkip(last.next) > last.skip {
+	if len(last.ids) >= stride || nextSkip(last.next) > last.skip {
 		more, ok := l.sequential(ctx, src, last, stride, total)
 		if !ok {
 			return
 		}
 		pages = append(pages, more...)
 	}
-	ids := map[int]bool{}
+	ids := map[int]struct{}{}
 	for _, p := range pages {
-		for _, it := range p.items {
-			ids[it.ID] = true
+		for _, id := range p.ids {
+			ids[id] = struct{}{}
 		}
 	}
 	if len(ids) < total {
@@ -464,13 +510,13 @@ func (l *lister) listSource(ctx context.Context, src itemSource) {
 		return
 	}
 	for _, p := range pages {
-		l.add(p.items)
+		l.add(p)
 	}
 }
 
 // counted fetches the pages after the first that $count promises, stride items apart, with a fixed
 // pool of workers. A page shorter than expected is completed from where it stopped.
-func (l *lister) counted(ctx context.Context, src itemSource, stride, total int) ([]itemPage, bool) {
+func (l *lister[T]) counted(ctx context.Context, src itemSource, stride, total int) ([]itemPage[T], bool) {
 	skips := make(chan int)
 	go func() {
 		defer close(skips)
@@ -483,7 +529,7 @@ func (l *lister) counted(ctx context.Context, src itemSource, stride, total int)
 		}
 	}()
 	var mu sync.Mutex
-	var out []itemPage
+	var out []itemPage[T]
 	var wg sync.WaitGroup
 	for range min(l.c.cfg.Concurrency, (total-1)/stride) {
 		wg.Go(func() {
@@ -493,21 +539,21 @@ func (l *lister) counted(ctx context.Context, src itemSource, stride, total int)
 				}
 				want := min(stride, total-skip)
 				p, err := l.page(ctx, src, skip)
-				for err == nil && len(p.items) < want {
+				for err == nil && len(p.ids) < want {
 					// Completed from where it stopped: a server may end a page early.
-					var more itemPage
-					more, err = l.page(ctx, src, skip+len(p.items))
-					if err != nil || len(more.items) == 0 {
+					var more itemPage[T]
+					more, err = l.page(ctx, src, skip+len(p.ids))
+					if err != nil || len(more.ids) == 0 {
 						break
 					}
-					p.items = append(p.items, more.items...)
+					p.ids, p.items = append(p.ids, more.ids...), append(p.items, more.items...)
 					p.next = more.next
 				}
 				if err != nil {
 					l.fail(err)
 					continue
 				}
-				if len(p.items) == 0 {
+				if len(p.ids) == 0 {
 					// Nothing where the count promised items: the listing cannot reach its count.
 					l.malformed(src, "page at $skip=%d is empty but $count is %d: refusing a partial answer", skip, total)
 					continue
@@ -523,14 +569,14 @@ func (l *lister) counted(ctx context.Context, src itemSource, stride, total int)
 }
 
 // sequential continues after the page last while pages come back full or the server links onward.
-func (l *lister) sequential(ctx context.Context, src itemSource, last itemPage, stride, total int) ([]itemPage, bool) {
+func (l *lister[T]) sequential(ctx context.Context, src itemSource, last itemPage[T], stride, total int) ([]itemPage[T], bool) {
 	limit := maxPagesSlack + total/stride
-	var out []itemPage
+	var out []itemPage[T]
 	for range limit {
-		skip := last.skip + len(last.items)
+		skip := last.skip + len(last.ids)
 		if s := nextSkip(last.next); s > last.skip {
 			skip = s
-		} else if len(last.items) < stride {
+		} else if len(last.ids) < stride {
 			return out, true
 		}
 		p, err := l.page(ctx, src, skip)
@@ -538,10 +584,10 @@ func (l *lister) sequential(ctx context.Context, src itemSource, last itemPage, 
 			l.fail(err)
 			return nil, false
 		}
-		if len(p.items) == 0 {
+		if len(p.ids) == 0 {
 			return out, true
 		}
-		if len(last.items) > 0 && p.items[0].ID <= last.items[0].ID {
+		if len(last.ids) > 0 && p.ids[0] <= last.ids[0] {
 			l.malformed(src, "page at $skip=%d repeats the previous page (the server ignores $skip)", skip)
 			return nil, false
 		}
@@ -568,7 +614,7 @@ func nextSkip(link string) int {
 	return n
 }
 
-func (l *lister) count(ctx context.Context, src itemSource) (int, error) {
+func (l *lister[T]) count(ctx context.Context, src itemSource) (int, error) {
 	if !l.acquire(ctx) {
 		return 0, &Error{Op: "count items", Subject: src.subject(), Kind: KindCanceled, Err: ctx.Err()}
 	}
@@ -599,9 +645,9 @@ func parseCount(body []byte, subject string) (int, error) {
 	return int(n), nil
 }
 
-func (l *lister) page(ctx context.Context, src itemSource, skip int) (itemPage, error) {
+func (l *lister[T]) page(ctx context.Context, src itemSource, skip int) (itemPage[T], error) {
 	if !l.acquire(ctx) {
-		return itemPage{}, &Error{Op: "list items", Subject: src.subject(), Kind: KindCanceled, Err: ctx.Err()}
+		return itemPage[T]{}, &Error{Op: "list items", Subject: src.subject(), Kind: KindCanceled, Err: ctx.Err()}
 	}
 	defer l.release()
 	q := l.query(src)
@@ -609,24 +655,29 @@ func (l *lister) page(ctx context.Context, src itemSource, skip int) (itemPage, 
 	q.Set("$skip", strconv.Itoa(skip))
 	body, _, err := l.c.get(ctx, "list items", src.subject(), l.path(src), q, ServiceResources)
 	if err != nil {
-		return itemPage{}, err
+		return itemPage[T]{}, err
 	}
 	subject := fmt.Sprintf("%s, $skip=%d", src.subject(), skip)
-	items, next, err := decodeItemPage(body, l.field, subject)
-	if err != nil {
-		return itemPage{}, err
-	}
-	for i := range items {
-		it := &items[i]
+	// Sized by the page we asked for ($top), never by anything the server sent.
+	p := itemPage[T]{skip: skip, ids: make([]int, 0, l.c.cfg.PageSize), items: make([]T, 0, l.c.cfg.PageSize)}
+	p.next, err = decodeItems(body, l.field, subject, func(it *Item) error {
 		it.QueryResourceType = src.name
 		it.SiteShortName = l.sites.shortName(it.SiteID, it.SiteGUID)
 		if src.site != "" && (it.SiteID != 0 || it.SiteGUID != "") && !strings.EqualFold(it.SiteShortName, src.site) {
-			return itemPage{}, &Error{Op: "list items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK,
+			return &Error{Op: "list items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK,
 				Message: fmt.Sprintf("item %d belongs to site %s (internalId %d), not to the site %s asked for: refusing the answer",
 					it.ID, orUnknown(it.SiteShortName), it.SiteID, src.site)}
 		}
+		p.ids, p.items = append(p.ids, it.ID), append(p.items, l.conv(it))
+		return nil
+	})
+	if err != nil {
+		return itemPage[T]{}, err
 	}
-	return itemPage{skip: skip, items: items, next: next}, nil
+	if len(p.ids) < cap(p.ids)/2 { // a short page (the last one, or a server's own cap) keeps no spare room
+		p.ids, p.items = slices.Clone(p.ids), slices.Clone(p.items)
+	}
+	return p, nil
 }
 
 func orUnknown(s string) string {
@@ -636,28 +687,165 @@ func orUnknown(s string) string {
 	return strconv.Quote(s)
 }
 
-// decodeItemPage decodes one ItemCollection. Every item has an id (a positive integer) and a known
-// status; an answer without a "value" list is malformed.
+// decodeItemPage decodes one ItemCollection into Items (see decodeItems).
 func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, error) {
-	var coll itemCollection
-	// Unmarshal, not a Decoder: a Decoder copies the whole body into its own buffer first. The ids are
-	// json.Number fields either way; an item field's number value comes as float64 (read by item).
-	if err := json.Unmarshal(body, &coll); err != nil {
-		return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
-			StatusCode: http.StatusOK, Message: "item page is not valid JSON", Err: err}
+	var items []Item
+	next, err := decodeItems(body, serialField, subject, func(it *Item) error {
+		items = append(items, *it)
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	if coll.Value == nil {
-		return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
-			StatusCode: http.StatusOK, Message: "item page has no \"value\" list: " + httpx.Unrecognized(http.StatusOK, "application/json", len(body))}
+	if items == nil {
+		items = []Item{}
 	}
-	items := make([]Item, 0, len(coll.Value))
-	for i := range coll.Value {
-		it, err := coll.Value[i].item(serialField)
-		if err != nil {
-			return nil, "", &Error{Op: "list items", Subject: subject, Kind: KindMalformed,
-				StatusCode: http.StatusOK, Message: fmt.Sprintf("item %d of the page: %v", i, err)}
+	return items, next, nil
+}
+
+// decodeItems decodes one ItemCollection, handing each item to each as soon as it is decoded: the page is
+// never held as a list of wire items, only one wire item at a time. Every item has an id (a positive
+// integer) and a known status; an answer without a "value" list, or with two, is malformed. An error
+// from each stops the decoding: an *Error is returned as it is, another names the item. A body that is
+// not one valid JSON object fails too, even after items were handed out: the caller drops the page.
+func decodeItems(body []byte, serialField, subject string, each func(*Item) error) (string, error) {
+	malformed := func(msg string, err error) error {
+		return &Error{Op: "list items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK, Message: msg, Err: err}
+	}
+	invalid := func(err error) error { return malformed("item page is not valid JSON", err) }
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return "", invalid(err)
+	}
+	if tok == nil { // null: no list
+		if err := endOfBody(dec); err != nil {
+			return "", invalid(err)
 		}
-		items = append(items, it)
+		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
 	}
-	return items, coll.NextLink, nil
+	if tok != json.Delim('{') {
+		return "", invalid(fmt.Errorf("the page is a %s, not an object", jsonKind(tok)))
+	}
+	var next string
+	lists := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", invalid(err)
+		}
+		key, _ := tok.(string)
+		// Keys match as encoding/json matches struct fields: case-insensitively.
+		switch {
+		case strings.EqualFold(key, "value"):
+			if lists > 0 {
+				return "", malformed("item page has more than one \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
+			}
+			n, err := decodeItemList(dec, serialField, each)
+			var e *Error
+			var ni *notItemError
+			switch {
+			case errors.As(err, &e):
+				return "", err
+			case errors.As(err, &ni):
+				return "", malformed(fmt.Sprintf("item %d of the page: %v", n, ni.err), nil)
+			case err != nil:
+				return "", invalid(err)
+			}
+			if n >= 0 {
+				lists++
+			}
+		case strings.EqualFold(key, "@nextLink"):
+			var link *string
+			if err := dec.Decode(&link); err != nil {
+				return "", invalid(err)
+			}
+			if link != nil {
+				next = *link
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return "", invalid(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return "", invalid(err)
+	}
+	if err := endOfBody(dec); err != nil {
+		return "", invalid(err)
+	}
+	if lists == 0 {
+		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
+	}
+	return next, nil
+}
+
+// notItemError is an item the client refuses (no id, no status) or the caller refused: decodeItems
+// names its place in the page.
+type notItemError struct{ err error }
+
+func (e *notItemError) Error() string { return e.err.Error() }
+
+// decodeItemList decodes the value of "value": a list of items, each handed to each as it is decoded,
+// or null (n is then -1: no list). n is the number of items handed out.
+func decodeItemList(dec *json.Decoder, serialField string, each func(*Item) error) (n int, err error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return 0, err
+	}
+	if tok == nil {
+		return -1, nil
+	}
+	if tok != json.Delim('[') {
+		if d, ok := tok.(json.Delim); ok && d == '{' {
+			return 0, fmt.Errorf("\"value\" is an object, not a list")
+		}
+		return 0, fmt.Errorf("\"value\" is a %s, not a list", jsonKind(tok))
+	}
+	for ; dec.More(); n++ {
+		var w wireItem
+		if err := dec.Decode(&w); err != nil {
+			return n, err
+		}
+		it, err := w.item(serialField)
+		if err != nil {
+			return n, &notItemError{err}
+		}
+		if err := each(&it); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return n, err
+			}
+			return n, &notItemError{err}
+		}
+	}
+	_, err = dec.Token() // the closing bracket
+	return n, err
+}
+
+// endOfBody fails when anything but white space follows the top-level value.
+func endOfBody(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return err
+	}
+	return nil
+}
+
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "list"
+	case string:
+		return "string"
+	case float64, json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "value"
 }

@@ -256,10 +256,7 @@ type PatronCache struct {
 type patronEntry struct {
 	sum     uint64 // checkoutSum of the borrower's checkout key
 	fetched int64  // Unix nanoseconds
-	typ     string
-	status  PatronState
-	typeID  int32
-	siteID  int32
+	PatronSummary
 }
 
 // CacheStats are a cache's counters since the last ResetStats.
@@ -284,28 +281,40 @@ func (pc *PatronCache) SetClock(now func() time.Time) {
 
 // Lookup returns the cached patron when its checkout key matches and it is fresh, counting a hit or a miss.
 func (pc *PatronCache) Lookup(districtID, checkoutKey string) (*Patron, bool) {
+	s, ok := pc.lookup(districtID, checkoutKey)
+	if !ok {
+		return nil, false
+	}
+	return &Patron{DistrictID: districtID, Type: s.Type, TypeID: int(s.TypeID), Status: s.Status, SiteID: int(s.SiteID)}, true
+}
+
+func (pc *PatronCache) lookup(districtID, checkoutKey string) (PatronSummary, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	e, ok := pc.entries[districtID]
 	if ok && e.sum == checkoutSum(checkoutKey) && pc.now().Sub(time.Unix(0, e.fetched)) < pc.maxAge {
 		pc.hits++
-		return &Patron{DistrictID: districtID, Type: e.typ, TypeID: int(e.typeID), Status: e.status, SiteID: int(e.siteID)}, true
+		return e.PatronSummary, true
 	}
 	pc.misses++
-	return nil, false
+	return PatronSummary{}, false
 }
 
 // Store records a lookup (only what Lookup returns is kept).
 func (pc *PatronCache) Store(districtID, checkoutKey string, p *Patron) {
+	pc.store(districtID, checkoutKey, PatronSummary{Type: p.Type, Status: p.Status, TypeID: int32(p.TypeID), SiteID: int32(p.SiteID)})
+}
+
+func (pc *PatronCache) store(districtID, checkoutKey string, s PatronSummary) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	typ, ok := pc.types[p.Type]
+	typ, ok := pc.types[s.Type]
 	if !ok {
-		typ = strings.Clone(p.Type)
+		typ = strings.Clone(s.Type)
 		pc.types[typ] = typ
 	}
-	pc.entries[strings.Clone(districtID)] = patronEntry{sum: checkoutSum(checkoutKey), fetched: pc.now().UnixNano(),
-		typ: typ, status: p.Status, typeID: int32(p.TypeID), siteID: int32(p.SiteID)}
+	s.Type = typ
+	pc.entries[strings.Clone(districtID)] = patronEntry{sum: checkoutSum(checkoutKey), fetched: pc.now().UnixNano(), PatronSummary: s}
 }
 
 // checkoutSum is the FNV-1a digest of a checkout key: two keys of one borrower that differ (an item
@@ -352,16 +361,34 @@ func (pc *PatronCache) ResetStats() {
 
 // CheckoutKey is the cache key of a borrower's checkouts: sorted item id and dateOut pairs.
 func CheckoutKey(items []*Item) string {
-	parts := make([]string, 0, len(items))
-	for _, it := range items {
+	return checkoutKey(len(items), func(i int) (int, *Checkout) { return items[i].ID, items[i].Checkout })
+}
+
+func checkoutKey(n int, at func(i int) (int, *Checkout)) string {
+	parts := make([]string, 0, n)
+	for i := range n {
+		id, co := at(i)
 		out := ""
-		if it.Checkout != nil {
-			out = strconv.FormatInt(it.Checkout.DateOut.Unix(), 10)
+		if co != nil {
+			out = strconv.FormatInt(co.DateOut.Unix(), 10)
 		}
-		parts = append(parts, strconv.Itoa(it.ID)+"@"+out)
+		parts = append(parts, strconv.Itoa(id)+"@"+out)
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
+}
+
+// PatronSummary is what a run needs of a borrower's patron status, that of the primary site: what
+// PatronsOf returns and PatronCache keeps.
+type PatronSummary struct {
+	// Type is interned: a district's borrowers share a handful of patron types.
+	Type           string
+	Status         PatronState
+	TypeID, SiteID int32
+}
+
+func summarize(p *Patron) PatronSummary {
+	return PatronSummary{Type: intern(p.Type), Status: p.Status, TypeID: int32(p.TypeID), SiteID: int32(p.SiteID)}
 }
 
 // Patrons looks up every distinct borrower of items once (BorrowerStatus), keyed by BorrowerKey (cache permitting; cache may be nil), with
@@ -369,42 +396,75 @@ func CheckoutKey(items []*Item) string {
 // malformed answer, a server error after retries) is returned in the error list and leaves that
 // patron out of the map; the others are still looked up. A failure that would repeat for every
 // patron (authentication, a missing Patron Info service, cancellation) stops the lookups and is
-// returned once.
+// patron is looked up, counting a miss, and returned once.
+//
+// A patron in the map holds only what PatronCache keeps: the type, type id, status and site of the
+// primary site, and the borrower key as DistrictID (PatronStatus and BorrowerStatus return the whole
+// answer).
 func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) (map[string]*Patron, []error) {
-	borrowers := map[string][]*Item{}
+	sums, errs := c.PatronsOf(ctx, cache, len(items), func(i int, co *Checkout) (int, bool) {
+		if items[i].Checkout == nil {
+			return items[i].ID, false
+		}
+		*co = *items[i].Checkout
+		return items[i].ID, true
+	})
+	out := make(map[string]*Patron, len(sums))
+	for key, s := range sums {
+		out[key] = &Patron{DistrictID: key, Type: s.Type, TypeID: int(s.TypeID), Status: s.Status, SiteID: int(s.SiteID)}
+	}
+	return out, errs
+}
+
+// PatronsOf is Patrons for n items held in the caller's own form, returning each borrower's
+// PatronSummary by BorrowerKey: at(i, co) returns item i's id and whether it is checked out, and then
+// sets *co to its checkout (all of it: co is reused). It is called from one goroutine, more than once
+// for an item; co is never kept.
+func (c *Client) PatronsOf(ctx context.Context, cache *PatronCache, n int, at func(i int, co *Checkout) (itemID int, ok bool)) (map[string]PatronSummary, []error) {
+	borrowers := map[string][]int{} // borrower key -> indexes of its items
 	var order []string
 	var errs []error
-	for i := range items {
-		co := items[i].Checkout
-		if co == nil {
+	co := new(Checkout) // scratch
+	for i := range n {
+		itemID, ok := at(i, co)
+		if !ok {
 			continue
 		}
 		id := BorrowerKey(co)
 		if id == "" {
-			errs = append(errs, &Error{Op: "patron status", Subject: fmt.Sprintf("item %d", items[i].ID), Kind: KindInvalidData,
+			errs = append(errs, &Error{Op: "patron status", Subject: fmt.Sprintf("item %d", itemID), Kind: KindInvalidData,
 				Message: "the checkout names no patron (no district id, GUID or id)"})
 			continue
 		}
 		if _, seen := borrowers[id]; !seen {
 			order = append(order, id)
 		}
-		borrowers[id] = append(borrowers[id], &items[i])
+		borrowers[id] = append(borrowers[id], i)
 	}
 	if cache != nil {
 		cache.Prune()
 	}
-	out := make(map[string]*Patron, len(order))
-	var todo []string
-	keys := make(map[string]string, len(order))
+	out := make(map[string]PatronSummary, len(order))
+	// What a lookup needs of its borrower, so that the map of items by borrower is not held through
+	// the lookups (a first run's take minutes).
+	type lookup struct {
+		id, key string
+		first   int // the index of its first item
+	}
+	var todo []lookup
 	for _, id := range order {
-		keys[id] = CheckoutKey(borrowers[id])
+		idx := borrowers[id]
+		key := checkoutKey(len(idx), func(k int) (int, *Checkout) {
+			itemID, _ := at(idx[k], co)
+			return itemID, co
+		})
 		if cache != nil {
-			if p, ok := cache.Lookup(id, keys[id]); ok {
+			if p, ok := cache.lookup(id, key); ok {
 				out[id] = p
 				continue
 			}
 		}
-		todo = append(todo, id)
+		todo = append(todo, lookup{id: id, key: key, first: idx[0]})
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -413,7 +473,7 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 	var fatal error
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, id := range todo {
+	for _, t := range todo {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -421,9 +481,11 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 		if ctx.Err() != nil {
 			break
 		}
+		co := new(Checkout) // at is called here, not in the goroutines
+		at(t.first, co)
 		wg.Go(func() {
 			defer func() { <-sem }()
-			p, err := c.BorrowerStatus(ctx, borrowers[id][0].Checkout)
+			p, err := c.BorrowerStatus(ctx, co)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -437,9 +499,10 @@ func (c *Client) Patrons(ctx context.Context, cache *PatronCache, items []Item) 
 				errs = append(errs, err)
 				return
 			}
-			out[id] = p
+			sum := summarize(p)
+			out[t.id] = sum
 			if cache != nil {
-				cache.Store(id, keys[id], p)
+				cache.store(t.id, t.key, sum)
 			}
 		})
 	}

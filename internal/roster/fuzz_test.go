@@ -66,7 +66,7 @@ func FuzzReadOneRoster(f *testing.F) {
 			ClassesFile:     {Data: []byte(classes)},
 			EnrollmentsFile: {Data: []byte(enrollments)},
 		}
-		ros, err := ReadOneRoster(fsys, Options{Today: today, MaxProblems: 1 << 20})
+		ros, err := ReadOneRoster(fsys, Options{Today: today, MaxProblems: 1 << 20, People: true})
 		checkRoster(t, ros, err)
 	})
 }
@@ -81,7 +81,7 @@ func FuzzReadSISPatrons(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		data := header + body
 		fsys := fstest.MapFS{"p.csv": {Data: []byte(data)}}
-		ros, err := ReadSISPatrons(fsys, "p.csv", Options{MaxProblems: 1 << 20})
+		ros, err := ReadSISPatrons(fsys, "p.csv", Options{MaxProblems: 1 << 20, People: true})
 		checkRoster(t, ros, err)
 		if err != nil {
 			return

@@ -497,11 +497,17 @@ func (o *oneRoster) enrol(si, ci int32, line int) {
 
 func (o *oneRoster) build() {
 	for i := range o.users {
+		if !o.opts.People {
+			break
+		}
 		if p := o.users[i].person; o.userIdx[p.ID] == int32(i) && !o.users[i].noRole {
-			o.ros.People = append(o.ros.People, p)
+			o.ros.People = append(o.ros.People, p.detached())
 		}
 	}
 	for i := range o.classes {
+		if !o.opts.People {
+			break
+		}
 		if c := o.classes[i].class; o.classIdx[c.ID] == int32(i) {
 			o.ros.Classes = append(o.ros.Classes, c)
 		}
@@ -534,7 +540,7 @@ func (o *oneRoster) build() {
 			s.Teachers = slices.Clone(slices.Compact(names))
 		}
 		scratch = names
-		students[s.Key] = s
+		students[s.Key] = s.detached()
 	}
 }
 

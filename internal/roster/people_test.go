@@ -62,7 +62,7 @@ func TestReadOneRosterPeople(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ros, err := ReadOneRoster(tt.fsys, Options{Today: today})
+			ros, err := ReadOneRoster(tt.fsys, Options{Today: today, People: true})
 			if err != nil {
 				t.Fatalf("ReadOneRoster: %v", err)
 			}
@@ -76,8 +76,20 @@ func TestReadOneRosterPeople(t *testing.T) {
 	}
 }
 
-func TestReadOneRosterPeopleNeverHoldThePassword(t *testing.T) {
+// A policy that syncs devices only reads its roster without People: the same students, no second copy
+// of every row, no classes.
+func TestReadOneRosterWithoutPeopleKeepsNoPersonOrClass(t *testing.T) {
 	ros, err := ReadOneRoster(baseBundle(), Options{Today: today})
+	if err != nil {
+		t.Fatalf("ReadOneRoster: %v", err)
+	}
+	if len(ros.People) != 0 || len(ros.Classes) != 0 || len(ros.Students) != 2 {
+		t.Errorf("%d people, %d classes, %d students; want 0, 0, 2", len(ros.People), len(ros.Classes), len(ros.Students))
+	}
+}
+
+func TestReadOneRosterPeopleNeverHoldThePassword(t *testing.T) {
+	ros, err := ReadOneRoster(baseBundle(), Options{Today: today, People: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +151,7 @@ func TestReadOneRosterClasses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ros, err := ReadOneRoster(tt.fsys, Options{Today: today})
+			ros, err := ReadOneRoster(tt.fsys, Options{Today: today, People: true})
 			if err != nil {
 				t.Fatalf("ReadOneRoster: %v", err)
 			}
@@ -171,20 +183,21 @@ func TestReadSISPatronsPeople(t *testing.T) {
 		wantStudents int
 		wantProblems []string
 	}{
-		{name: "every row becomes a person", fsys: sisFS(sisHeader, sisRows()...), want: base(), wantStudents: 3},
+		{name: "every row becomes a person", fsys: sisFS(sisHeader, sisRows()...), opts: Options{People: true}, want: base(), wantStudents: 3},
+		{name: "without People (a policy that syncs devices only) no person is kept", fsys: sisFS(sisHeader, sisRows()...), want: nil, wantStudents: 3},
 		{name: "rows that student patron types filter out of Students are still persons",
-			fsys: sisFS(sisHeader, sisRows()...), opts: Options{StudentPatronTypes: []string{"student"}}, want: base(), wantStudents: 2},
+			fsys: sisFS(sisHeader, sisRows()...), opts: Options{StudentPatronTypes: []string{"student"}, People: true}, want: base(), wantStudents: 2},
 		{name: "inactive rows make no person",
-			fsys: mod(func(rs []r) []r { rs[2]["Status"] = "I"; return rs }), want: base()[:2], wantStudents: 2},
+			fsys: mod(func(rs []r) []r { rs[2]["Status"] = "I"; return rs }), opts: Options{People: true}, want: base()[:2], wantStudents: 2},
 		{name: "a student and a teacher row sharing a DistrictID make no person, reported",
-			fsys: mod(func(rs []r) []r { rs[2]["DistrictID"] = "S100"; return rs }), opts: Options{StudentPatronTypes: []string{"student"}},
+			fsys: mod(func(rs []r) []r { rs[2]["DistrictID"] = "S100"; return rs }), opts: Options{StudentPatronTypes: []string{"student"}, People: true},
 			want: base()[1:2], wantStudents: 2,
 			wantProblems: []string{
 				`patrons.csv line 2: column DistrictID: duplicate DistrictID "S100" (also on line 4): no roster user`,
 				`patrons.csv line 4: column DistrictID: duplicate DistrictID "S100": no roster user`,
 			}},
 		{name: "a row without DistrictID keyed by Barcode is a student but no person, reported",
-			fsys: mod(func(rs []r) []r { rs[1]["DistrictID"] = ""; return rs }), opts: Options{KeyField: KeyBarcode},
+			fsys: mod(func(rs []r) []r { rs[1]["DistrictID"] = ""; return rs }), opts: Options{KeyField: KeyBarcode, People: true},
 			want: []Person{base()[0], base()[2]}, wantStudents: 3,
 			wantProblems: []string{`patrons.csv line 3: column DistrictID: missing DistrictID: no roster user`}},
 	}

@@ -229,6 +229,9 @@ type Options struct {
 	StudentPatronTypes []string
 	// MaxProblems bounds Roster.Problems. Zero: DefaultMaxProblems.
 	MaxProblems int
+	// People fills Roster.People and Roster.Classes, which only a roster sync (spec.roster) reads: a
+	// policy that syncs devices only does not hold a second copy of every row.
+	People bool
 }
 
 // Sentinel errors, matched with errors.Is against the *FileError a reader returns.
@@ -328,4 +331,27 @@ func quote(s string) string {
 		s = string(r[:max]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// The CSV reader slices every field of a row out of one string, so a kept field would pin its whole row:
+// what a Roster keeps is copied out (detached) when it is stored.
+
+func (s Student) detached() Student {
+	s.Key, s.Grade, s.Homeroom, s.School = strings.Clone(s.Key), strings.Clone(s.Grade), strings.Clone(s.Homeroom), strings.Clone(s.School)
+	s.GivenName, s.FamilyName, s.Email, s.Username = strings.Clone(s.GivenName), strings.Clone(s.FamilyName), strings.Clone(s.Email), strings.Clone(s.Username)
+	return s
+}
+
+func (p Person) detached() Person {
+	p.ID, p.Identifier, p.Role, p.PatronType = strings.Clone(p.ID), strings.Clone(p.Identifier), strings.Clone(p.Role), strings.Clone(p.PatronType)
+	p.Username, p.GivenName, p.FamilyName, p.Email = strings.Clone(p.Username), strings.Clone(p.GivenName), strings.Clone(p.FamilyName), strings.Clone(p.Email)
+	p.Grade = strings.Clone(p.Grade)
+	if p.Orgs != nil {
+		orgs := make([]string, len(p.Orgs))
+		for i, o := range p.Orgs {
+			orgs[i] = strings.Clone(o)
+		}
+		p.Orgs = orgs
+	}
+	return p
 }

@@ -104,7 +104,9 @@ func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 			continue
 		}
 		student := len(opts.StudentPatronTypes) == 0 || containsFold(opts.StudentPatronTypes, t.get(SISPatronType))
-		people.add(t, ros, student && opts.KeyField == KeyDistrictID)
+		if opts.People {
+			people.add(t, ros, student && opts.KeyField == KeyDistrictID)
+		}
 		if !student {
 			continue
 		}
@@ -132,7 +134,7 @@ func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 			FamilyName: t.get(SISLastName),
 			Email:      t.get(SISEmail),
 			Username:   t.get(SISUsername),
-		}
+		}.detached()
 	}
 	ros.People = people.list()
 	ros.finish()
@@ -185,7 +187,7 @@ func (sp *sisPeople) add(t *table, ros *Roster, keyed bool) {
 		ID: id, Identifier: id, PatronType: t.get(SISPatronType), Username: t.get(SISUsername),
 		GivenName: t.get(SISFirstName), FamilyName: t.get(SISLastName), Email: t.get(SISEmail),
 		Orgs: orgs, Grade: t.get(SISGradeLevel), Line: t.line,
-	})
+	}.detached())
 	sp.dropped = append(sp.dropped, false)
 	sp.keyed = append(sp.keyed, keyed)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"unique"
 )
@@ -149,7 +148,14 @@ func (d inventoryDevice) toDevice() (MobileDevice, error) {
 // parameter). Calls: one token request when needed, then about totalCount / PageSize pages, never a
 // per-device GET. See lister for how pages are sized, shrunk and checked.
 func (c *Client) Inventory(ctx context.Context) ([]MobileDevice, error) {
-	return c.inventory(ctx, "")
+	return listInventory(ctx, c, "", func(m *MobileDevice) MobileDevice { return *m })
+}
+
+// InventoryAs is Inventory with each device converted by conv as its page arrives: only conv's results
+// are kept (sorted by id, each device once), so a caller holding its own compact form of a device never
+// holds the inventory twice. conv must not keep m.
+func InventoryAs[T any](ctx context.Context, c *Client, conv func(m *MobileDevice) T) ([]T, error) {
+	return listInventory(ctx, c, "", conv)
 }
 
 func inventoryQuery(filter string, page, size int) url.Values {
@@ -164,21 +170,4 @@ func inventoryQuery(filter string, page, size int) url.Values {
 		q.Set("filter", filter)
 	}
 	return q
-}
-
-func (c *Client) inventory(ctx context.Context, filter string) ([]MobileDevice, error) {
-	rows, err := c.listInventory(ctx, filter)
-	if err != nil {
-		return nil, err
-	}
-	// Rows come sorted by id; a device listed twice (it moved between pages) keeps its first row.
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
-	out := rows[:0]
-	for i, m := range rows {
-		if i == 0 || m.ID != out[len(out)-1].ID {
-			out = append(out, m)
-		}
-	}
-	clear(rows[len(out):]) // release the strings of dropped duplicates
-	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 
@@ -32,10 +33,15 @@ import (
 //
 // Devices deleted during the listing shift later rows down: a device at a page boundary can then be
 // missed, and the engine sees it as absent from Jamf for this run (a skip, never a write).
-type lister struct {
+//
+// Each page is decoded, checked, and converted row by row with conv (to MobileDevice, or straight to the
+// caller's own form): only what conv returns is kept, with the row's id, and the page's wire form is
+// garbage as soon as it is converted.
+type lister[T any] struct {
 	c      *Client
 	filter string
 	min    int
+	conv   func(*MobileDevice) T
 
 	mu    sync.Mutex
 	cond  *sync.Cond
@@ -45,15 +51,28 @@ type lister struct {
 	queue []span
 	busy  int
 	err   error
-	pages map[int][]MobileDevice // rows by offset, converted as each page arrives (its wire form is dropped)
+	pages map[int]rows[T] // rows by offset, converted as each page arrives
+}
+
+// rows are a page's converted rows and their mobile device ids.
+type rows[T any] struct {
+	ids []int
+	v   []T
+}
+
+func (r rows[T]) limit(n int) rows[T] {
+	n = min(n, len(r.v))
+	return rows[T]{ids: r.ids[:n], v: r.v[:n]}
 }
 
 type span struct{ off, n int }
 
-func (c *Client) listInventory(ctx context.Context, filter string) ([]MobileDevice, error) {
+// listInventory lists the inventory, each row converted by conv, sorted by id; a device listed twice
+// (it moved between pages) keeps its first row.
+func listInventory[T any](ctx context.Context, c *Client, filter string, conv func(*MobileDevice) T) ([]T, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &lister{c: c, filter: filter, min: c.minPage, size: c.pageSize, pages: map[int][]MobileDevice{}}
+	l := &lister[T]{c: c, filter: filter, min: c.minPage, size: c.pageSize, conv: conv, pages: map[int]rows[T]{}}
 	l.cond = sync.NewCond(&l.mu)
 
 	first, size, total, err := l.fetch(ctx, span{0, c.pageSize}, true)
@@ -62,7 +81,7 @@ func (c *Client) listInventory(ctx context.Context, filter string) ([]MobileDevi
 	}
 	// The cursor continues after page 0's rows, at page 0's size (smaller when Jamf clamped it or when
 	// page 0 had to shrink).
-	l.pages[0], l.size, l.total, l.next = first, size, total, len(first)
+	l.pages[0], l.size, l.total, l.next = first, size, total, len(first.v)
 	l.min = min(l.min, size)
 
 	workers := min(cap(c.sem), max(1, (total-l.next+size-1)/size))
@@ -74,8 +93,8 @@ func (c *Client) listInventory(ctx context.Context, filter string) ([]MobileDevi
 				if !ok {
 					return
 				}
-				rows, _, total, err := l.fetch(ctx, sp, false)
-				l.done(sp, rows, total, err, cancel)
+				got, _, total, err := l.fetch(ctx, sp, false)
+				l.done(sp, got, total, err, cancel)
 			}
 		})
 	}
@@ -83,25 +102,69 @@ func (c *Client) listInventory(ctx context.Context, filter string) ([]MobileDevi
 	if l.err != nil {
 		return nil, l.err
 	}
+	return l.assemble(), nil
+}
+
+// assemble joins the pages in row order into one exactly sized list, each page dropped once copied.
+// Rows come sorted by id, so a device listed twice is the row after its first: it is left out. Only
+// when the ids are out of order (a server not sorting) are the rows sorted by id, stably.
+func (l *lister[T]) assemble() []T {
 	offs := make([]int, 0, len(l.pages))
-	for off := range l.pages {
+	n := 0
+	for off, p := range l.pages {
 		offs = append(offs, off)
+		n += len(p.v)
 	}
 	sort.Ints(offs)
-	n := 0
-	for _, rows := range l.pages {
-		n += len(rows)
-	}
-	out := make([]MobileDevice, 0, n)
+	sorted, last := true, -1
 	for _, off := range offs {
-		out = append(out, l.pages[off]...)
+		for _, id := range l.pages[off].ids {
+			sorted = sorted && id >= last
+			last = id
+		}
 	}
-	return out, nil
+	if !sorted {
+		return l.assembleUnsorted(offs, n)
+	}
+	out := make([]T, 0, n)
+	last = -1
+	for _, off := range offs {
+		p := l.pages[off]
+		for i, id := range p.ids {
+			if len(out) == 0 || id != last {
+				out = append(out, p.v[i])
+			}
+			last = id
+		}
+		delete(l.pages, off)
+	}
+	return slices.Clip(out)
+}
+
+// assembleUnsorted is assemble for rows whose ids are not in order: sorted by id, stably, each id kept
+// once (its first row).
+func (l *lister[T]) assembleUnsorted(offs []int, n int) []T {
+	type ref struct{ id, off, i int }
+	refs := make([]ref, 0, n)
+	for _, off := range offs {
+		for i, id := range l.pages[off].ids {
+			refs = append(refs, ref{id, off, i})
+		}
+	}
+	sort.SliceStable(refs, func(a, b int) bool { return refs[a].id < refs[b].id })
+	out := make([]T, 0, n)
+	for k, r := range refs {
+		if k == 0 || r.id != refs[k-1].id {
+			out = append(out, l.pages[r.off].v[r.i])
+		}
+	}
+	clear(l.pages)
+	return slices.Clip(out)
 }
 
 // take hands out the next span: a queued remainder first, then the cursor's next page. It waits while
 // other workers may still queue work, and reports false when the listing is complete or failed.
-func (l *lister) take() (span, bool) {
+func (l *lister[T]) take() (span, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
@@ -127,7 +190,7 @@ func (l *lister) take() (span, bool) {
 
 // done records a fetched span: its rows, the rest of it when a smaller page covered only its start, and
 // a larger totalCount.
-func (l *lister) done(sp span, rows []MobileDevice, total int, err error, cancel func()) {
+func (l *lister[T]) done(sp span, got rows[T], total int, err error, cancel func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	defer l.cond.Broadcast()
@@ -140,23 +203,24 @@ func (l *lister) done(sp span, rows []MobileDevice, total int, err error, cancel
 		return
 	}
 	l.total = max(l.total, total)
-	rows = rows[:min(len(rows), sp.n)] // rows past the span belong to another span
-	if len(rows) > 0 {
-		l.pages[sp.off] = rows
+	got = got.limit(sp.n) // rows past the span belong to another span
+	n := len(got.v)
+	if n > 0 {
+		l.pages[sp.off] = got
 	}
-	if rest := (span{sp.off + len(rows), sp.n - len(rows)}); rest.n > 0 && rest.off < l.total && len(rows) > 0 {
+	if rest := (span{sp.off + n, sp.n - n}); rest.n > 0 && rest.off < l.total && n > 0 {
 		l.queue = append(l.queue, rest)
 	}
 }
 
-func (l *lister) curSize() int {
+func (l *lister[T]) curSize() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.size
 }
 
 // shrinkTo lowers the listing's page size (never raises it).
-func (l *lister) shrinkTo(size int) {
+func (l *lister[T]) shrinkTo(size int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.size = min(l.size, size)
@@ -179,10 +243,9 @@ func gcd(a, b int) int {
 
 // fetch gets the rows of sp from its start: one page through the retry loop, shrinking the page after a
 // failure that a smaller page may avoid. It returns the rows (a prefix of the span when the page was
-// smaller) converted to MobileDevice (the page's wire form is garbage as soon as it returns), the page
-// size used and the page's totalCount. first marks page 0, the only page that may
-// reveal a clamped page size.
-func (l *lister) fetch(ctx context.Context, sp span, first bool) ([]MobileDevice, int, int, error) {
+// smaller) converted by conv (the page's wire form is garbage as soon as it returns), the page size used
+// and the page's totalCount. first marks page 0, the only page that may reveal a clamped page size.
+func (l *lister[T]) fetch(ctx context.Context, sp span, first bool) (rows[T], int, int, error) {
 	c := l.c
 	size := pageSizeFor(sp.off, l.curSize())
 	var out inventoryPage
@@ -204,30 +267,34 @@ func (l *lister) fetch(ctx context.Context, sp span, first bool) ([]MobileDevice
 		return o
 	})
 	if err != nil {
-		return nil, 0, 0, err
+		return rows[T]{}, 0, 0, err
 	}
 	total, err := checkCount("list inventory", inventoryPath, out.TotalCount)
 	if err != nil {
-		return nil, 0, 0, err
+		return rows[T]{}, 0, 0, err
 	}
 	got := len(out.Results)
 	if got > size {
-		return nil, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("asked for %d rows from row %d, got %d", size, sp.off, got))
+		return rows[T]{}, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("asked for %d rows from row %d, got %d", size, sp.off, got))
 	}
 	want := min(size, max(total-sp.off, 0))
 	if first && got < want && got > 0 {
 		size, want = got, got // Jamf clamped the page size: use its size from now on
 	}
 	if got < want {
-		return nil, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("totalCount is %d, but the page from row %d holds %d rows instead of %d: the listing is incomplete", total, sp.off, got, want))
+		return rows[T]{}, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("totalCount is %d, but the page from row %d holds %d rows instead of %d: the listing is incomplete", total, sp.off, got, want))
 	}
-	rows := make([]MobileDevice, len(out.Results))
+	// Every row is converted before any is kept: one bad row fails the page, and so the listing.
+	page := rows[T]{ids: make([]int, len(out.Results)), v: make([]T, len(out.Results))}
 	for i := range out.Results {
-		if rows[i], err = out.Results[i].toDevice(); err != nil {
-			return nil, 0, 0, pageError("list inventory", inventoryPath, err)
+		m, err := out.Results[i].toDevice()
+		if err != nil {
+			return rows[T]{}, 0, 0, pageError("list inventory", inventoryPath, err)
 		}
+		out.Results[i] = inventoryDevice{} // release the wire row's strings as the page is consumed
+		page.ids[i], page.v[i] = m.ID, l.conv(&m)
 	}
-	return rows, size, total, nil
+	return page, size, total, nil
 }
 
 // shrinkable reports whether a smaller page may succeed where this one failed: a server error, a gateway

@@ -91,6 +91,7 @@ type Client struct {
 
 	usersMu sync.Mutex
 	users   *userIndex
+	keep    []User // added to the next listing when it lacks them (ResetUserCache)
 }
 
 // New validates cfg and returns a client.

@@ -251,3 +251,63 @@ func TestRosterRetries(t *testing.T) {
 		})
 	}
 }
+
+// CreateRosterUser needs no createMissingUsers (spec.roster.users authorises it), sends memberOf on
+// POST as the vendor spec documents, and still refuses an incomplete user before any call.
+func TestCreateRosterUser(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		nu         func() NewUser
+		wantErr    string
+		wantGroups []string
+	}{
+		{"created with createMissingUsers off, joining its groups", func() NewUser {
+			nu := newKid
+			nu.MemberOf = []any{"Students"}
+			return nu
+		}, "", []string{"Students"}},
+		{"an incomplete user is refused without a call", func() NewUser { nu := newKid; nu.Email = ""; return nu }, "email empty", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim, c := newSim(t, nil)
+			u, err := c.CreateRosterUser(ctx, tt.nu())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), newKid.Password) {
+					t.Fatalf("err %v, want one naming %q without the password", err, tt.wantErr)
+				}
+				if n := sim.CallCount(jamfschool.PatternCreateUser); n != 0 {
+					t.Errorf("%d POST /users, want none", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.User(ctx, u.ID)
+			if err != nil || !reflect.DeepEqual(got.Groups, tt.wantGroups) {
+				t.Errorf("user %+v (%v), want groups %v", got, err, tt.wantGroups)
+			}
+		})
+	}
+}
+
+// A user kept by ResetUserCache is found although the next listing lacks it (a stale pod right after
+// the write), and a listed user is not doubled.
+func TestResetUserCacheKeepsUsersTheListingLacks(t *testing.T) {
+	ctx := context.Background()
+	_, c := newSim(t, nil)
+	ghost := User{ID: 9999, Username: "just.created", Email: "jc@example.org"}
+	listed, err := c.User(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ResetUserCache(ghost, listed)
+	if u, err := c.FindUser(ctx, "just.created"); err != nil || u.ID != 9999 {
+		t.Errorf("FindUser(just.created) = %+v, %v; want the kept user", u, err)
+	}
+	if u, err := c.FindUser(ctx, listed.Username); err != nil || u.ID != listed.ID {
+		t.Errorf("FindUser(%s) = %+v, %v; want the one listed user, not an ambiguity", listed.Username, u, err)
+	}
+}

@@ -439,6 +439,9 @@ type NewUser struct {
 	LastName   string `json:"lastName"`
 	LocationID int    `json:"locationId"`
 	Notes      string `json:"notes,omitempty"`
+	// MemberOf, when not empty, are the user's groups, as group ids (int) or names (string): the vendor
+	// spec documents memberOf on POST /users (an unknown name makes Jamf School create that group).
+	MemberOf []any `json:"memberOf,omitempty"`
 }
 
 // String shows the new user with the password redacted.
@@ -447,8 +450,8 @@ func (nu NewUser) String() string {
 	if nu.Password != "" {
 		pw = "[redacted]"
 	}
-	return fmt.Sprintf("jamfschool.NewUser{Username:%q Password:%s Email:%q FirstName:%q LastName:%q LocationID:%d Notes:%q}",
-		nu.Username, pw, nu.Email, nu.FirstName, nu.LastName, nu.LocationID, nu.Notes)
+	return fmt.Sprintf("jamfschool.NewUser{Username:%q Password:%s Email:%q FirstName:%q LastName:%q LocationID:%d Notes:%q MemberOf:%v}",
+		nu.Username, pw, nu.Email, nu.FirstName, nu.LastName, nu.LocationID, nu.Notes, nu.MemberOf)
 }
 
 // GoString redacts too.

@@ -113,11 +113,14 @@ func (c *Client) FindUser(ctx context.Context, usernameOrEmail string) (User, er
 	return ix.find(usernameOrEmail)
 }
 
-// ResetUserCache forgets the cached user listing; call it at the start of each run.
-func (c *Client) ResetUserCache() {
+// ResetUserCache forgets the cached user listing; call it at the start of each run. Users passed as
+// keep are added to the next listing when it lacks them (matched by id): Jamf School runs on several
+// pods and may answer a listing right after a write without the users just created.
+func (c *Client) ResetUserCache(keep ...User) {
 	c.usersMu.Lock()
 	defer c.usersMu.Unlock()
 	c.users = nil
+	c.keep = append([]User(nil), keep...)
 }
 
 // userIndex loads the listing once; concurrent callers wait for the same load. A failed load is not
@@ -132,6 +135,15 @@ func (c *Client) userIndex(ctx context.Context) (*userIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	listed := make(map[int]bool, len(users))
+	for _, u := range users {
+		listed[u.ID] = true
+	}
+	for _, u := range c.keep {
+		if !listed[u.ID] {
+			users = append(users, u)
+		}
+	}
 	c.users = newUserIndex(users)
 	return c.users, nil
 }
@@ -144,12 +156,24 @@ func (c *Client) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	if !c.cfg.CreateMissingUsers {
 		return User{}, errors.New("jamfschool: CreateUser: creating users is disabled (policy option createMissingUsers is off)")
 	}
+	return c.createUser(ctx, "CreateUser", nu)
+}
+
+// CreateRosterUser creates a user the roster sync planned (spec.roster.users): the policy's roster
+// section authorises it, so Config.CreateMissingUsers (the device path's switch) is not consulted.
+// Otherwise it is CreateUser: the five fields are checked before any call, it is retried only on 429,
+// and the created user joins the FindUser cache.
+func (c *Client) CreateRosterUser(ctx context.Context, nu NewUser) (User, error) {
+	return c.createUser(ctx, "CreateRosterUser", nu)
+}
+
+func (c *Client) createUser(ctx context.Context, op string, nu NewUser) (User, error) {
 	if m := nu.missing(); len(m) > 0 {
-		return User{}, fmt.Errorf("jamfschool: CreateUser %q: %s empty (Jamf School needs username, password, email, first and last name)",
-			nu.Username, strings.Join(m, ", "))
+		return User{}, fmt.Errorf("jamfschool: %s %q: %s empty (Jamf School needs username, password, email, first and last name)",
+			op, nu.Username, strings.Join(m, ", "))
 	}
 	var resp wireCreateUserResponse
-	if err := c.do(ctx, request{op: "CreateUser", method: "POST", path: "/users", body: nu}, &resp); err != nil {
+	if err := c.do(ctx, request{op: op, method: "POST", path: "/users", body: nu}, &resp); err != nil {
 		return User{}, err
 	}
 	u := User{Username: nu.Username, Email: nu.Email, FirstName: nu.FirstName, LastName: nu.LastName,
@@ -160,11 +184,14 @@ func (c *Client) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	case resp.ID != 0:
 		u.ID = int(resp.ID)
 	default:
-		// The answer did not say which id the user got: read the listing again to learn it.
-		c.ResetUserCache()
+		// The answer did not say which id the user got: read the listing again to learn it (users kept
+		// by ResetUserCache stay kept).
+		c.usersMu.Lock()
+		c.users = nil
+		c.usersMu.Unlock()
 		found, err := c.FindUser(ctx, nu.Username)
 		if err != nil {
-			return User{}, fmt.Errorf("jamfschool: CreateUser %q: created, but cannot find its id: %w", nu.Username, err)
+			return User{}, fmt.Errorf("jamfschool: %s %q: created, but cannot find its id: %w", op, nu.Username, err)
 		}
 		return found, nil
 	}

@@ -132,8 +132,8 @@ func (s *Server) Class(uuid string) (ClassState, bool) {
 	return out, true
 }
 
-// Classes returns copies of every class, in listing order.
-func (s *Server) Classes() []ClassState {
+// AllClasses returns a copy of every class, in creation order.
+func (s *Server) AllClasses() []ClassState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]ClassState, 0, len(s.roster.classes))
@@ -249,33 +249,9 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	var groups []int
 	if body.MemberOf != nil {
-		groups = []int{}
-		var create []string
-		for _, raw := range *body.MemberOf {
-			var id int
-			var name string
-			switch {
-			case json.Unmarshal(raw, &id) == nil:
-				if _, ok := s.roster.groupByID[id]; !ok {
-					writeFlat(w, http.StatusNotFound, "GroupNotFound")
-					return
-				}
-				groups = append(groups, id)
-			case json.Unmarshal(raw, &name) == nil && strings.TrimSpace(name) != "":
-				if g := s.groupByNameLocked(name); g != nil {
-					groups = append(groups, g.ID)
-				} else {
-					create = append(create, name)
-				}
-			default:
-				writeFlat(w, http.StatusBadRequest, "InvalidMemberOf")
-				return
-			}
-		}
-		for _, name := range create {
-			g := s.addGroupLocked(GroupState{Name: name, LocationID: u.LocationID})
-			s.logLocked(PatternCreateGroup, name, "group", "", strconv.Itoa(g.ID))
-			groups = append(groups, g.ID)
+		var ok bool
+		if groups, ok = s.memberOfLocked(w, *body.MemberOf, u.LocationID); !ok {
+			return
 		}
 	}
 	set := func(field string, dst *string, v *string) {
@@ -296,6 +272,42 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		u.GroupIDs = groups
 	}
 	writeFlat(w, http.StatusOK, "UserDetailsSaved")
+}
+
+// memberOfLocked resolves a memberOf list (PUT and POST /users) to group ids: entries are group ids or
+// names, and an unknown name creates a group of that name at location. An unknown group id is refused
+// with 404 GroupNotFound (an assumption: no source shows what the server does), anything else with 400
+// InvalidMemberOf (mock-only). On a refusal it has written the answer, created nothing, and returns false.
+func (s *Server) memberOfLocked(w http.ResponseWriter, memberOf []json.RawMessage, location int) ([]int, bool) {
+	groups := []int{}
+	var create []string
+	for _, raw := range memberOf {
+		var id int
+		var name string
+		switch {
+		case json.Unmarshal(raw, &id) == nil:
+			if _, ok := s.roster.groupByID[id]; !ok {
+				writeFlat(w, http.StatusNotFound, "GroupNotFound")
+				return nil, false
+			}
+			groups = append(groups, id)
+		case json.Unmarshal(raw, &name) == nil && strings.TrimSpace(name) != "":
+			if g := s.groupByNameLocked(name); g != nil {
+				groups = append(groups, g.ID)
+			} else {
+				create = append(create, name)
+			}
+		default:
+			writeFlat(w, http.StatusBadRequest, "InvalidMemberOf")
+			return nil, false
+		}
+	}
+	for _, name := range create {
+		g := s.addGroupLocked(GroupState{Name: name, LocationID: location})
+		s.logLocked(PatternCreateGroup, name, "group", "", strconv.Itoa(g.ID))
+		groups = append(groups, g.ID)
+	}
+	return groups, true
 }
 
 func (s *Server) groupByNameLocked(name string) *GroupState {

@@ -32,6 +32,9 @@ func TestRosterRefusals(t *testing.T) {
 		{"a duplicate username is refused on create", nil, func(string) call {
 			return call{method: "POST", path: "/api/users", body: `{"username":"ADA.lovelace","password":"p","email":"n@x.org","firstName":"A","lastName":"L","locationId":11}`}
 		}, 409, "UserAlreadyExists"},
+		{"an unknown group id in memberOf is refused on create", nil, func(string) call {
+			return call{method: "POST", path: "/api/users", body: `{"username":"new","password":"p","email":"n@x.org","firstName":"A","lastName":"L","locationId":11,"memberOf":[999]}`}
+		}, 404, "GroupNotFound"},
 		{"a duplicate email is refused on create", nil, func(string) call {
 			return call{method: "POST", path: "/api/users", body: `{"username":"new","password":"p","email":"Ada@Example.org","firstName":"A","lastName":"L","locationId":11}`}
 		}, 409, "EmailAlreadyExists"},
@@ -78,6 +81,24 @@ func TestAnUnknownMemberOfNameCreatesTheGroup(t *testing.T) {
 	g, ok := h.sim.Group(u.GroupIDs[1])
 	if !ok || g.Name != "Robotics" || g.LocationID != 11 {
 		t.Errorf("created group %+v, want Robotics at the user's location 11", g)
+	}
+}
+
+// POST /users takes memberOf as the vendor spec documents it: ids join those groups, an unknown name
+// creates the group at the new user's location.
+func TestCreateUserJoinsItsMemberOfGroups(t *testing.T) {
+	h := newHarness(t)
+	status, got := h.json(t, call{method: "POST", path: "/api/users",
+		body: `{"username":"new","password":"p","email":"n@x.org","firstName":"A","lastName":"L","locationId":11,"memberOf":[1,"Chess"]}`})
+	if status != 200 {
+		t.Fatalf("status %d %v", status, got)
+	}
+	u, ok := h.sim.UserByUsername("new")
+	if !ok || len(u.GroupIDs) != 2 || u.GroupIDs[0] != 1 {
+		t.Fatalf("user %+v, want groups [1 <new>]", u)
+	}
+	if g, ok := h.sim.Group(u.GroupIDs[1]); !ok || g.Name != "Chess" || g.LocationID != 11 {
+		t.Errorf("created group %+v, want Chess at the new user's location 11", g)
 	}
 }
 
@@ -180,13 +201,13 @@ func TestClassesAndGroupsListCopiesInOrder(t *testing.T) {
 	sim.AddClass(ClassState{Name: "Art", LocationID: 11, Students: []int{1}})
 	sim.AddClass(ClassState{Name: "Band", LocationID: 12})
 
-	classes := sim.Classes()
+	classes := sim.AllClasses()
 	if len(classes) != 2 || classes[0].Name != "Art" || classes[1].Name != "Band" || classes[0].Source != SourceAPI {
-		t.Fatalf("Classes() = %+v, want Art (source %s) then Band", classes, SourceAPI)
+		t.Fatalf("AllClasses() = %+v, want Art (source %s) then Band", classes, SourceAPI)
 	}
 	classes[0].Students[0] = 99
-	if again := sim.Classes(); again[0].Students[0] != 1 {
-		t.Error("Classes() returned the simulator's own member slice, not a copy")
+	if again := sim.AllClasses(); again[0].Students[0] != 1 {
+		t.Error("AllClasses() returned the simulator's own member slice, not a copy")
 	}
 	groups := sim.Groups()
 	if len(groups) != 2 || groups[0].Name != "Students" || groups[1].Name != "Teachers" || groups[1].Teacher != "allow" {

@@ -475,16 +475,18 @@ func (s *Server) details(w http.ResponseWriter, r *http.Request) {
 // username, password, email, firstName and lastName; the simulator refuses a body that lacks any of
 // them, or holds only blanks, with the flat error shape {"code":400,"message":"<Field>Required"}
 // (which message the real server gives is not public: only the shape is). Usernames and emails are
-// unique (case-insensitive), as the vendor's user model says.
+// unique (case-insensitive), as the vendor's user model says. memberOf (group ids or names, as the
+// vendor spec documents on POST) is resolved as PUT /users/{id} does; a refused entry creates nothing.
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Username   string `json:"username"`
-		Password   string `json:"password"`
-		Email      string `json:"email"`
-		FirstName  string `json:"firstName"`
-		LastName   string `json:"lastName"`
-		LocationID int    `json:"locationId"`
-		Notes      string `json:"notes"`
+		Username   string            `json:"username"`
+		Password   string            `json:"password"`
+		Email      string            `json:"email"`
+		FirstName  string            `json:"firstName"`
+		LastName   string            `json:"lastName"`
+		LocationID int               `json:"locationId"`
+		Notes      string            `json:"notes"`
+		MemberOf   []json.RawMessage `json:"memberOf"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
@@ -512,8 +514,15 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeFlat(w, http.StatusNotFound, "LocationNotFound")
 		return
 	}
+	var groups []int
+	if len(body.MemberOf) > 0 {
+		var ok bool
+		if groups, ok = s.memberOfLocked(w, body.MemberOf, body.LocationID); !ok {
+			return
+		}
+	}
 	u := s.addUserLocked(UserState{LocationID: body.LocationID, Username: body.Username, Email: body.Email,
-		FirstName: body.FirstName, LastName: body.LastName, Notes: body.Notes, Password: body.Password})
+		FirstName: body.FirstName, LastName: body.LastName, Notes: body.Notes, Password: body.Password, GroupIDs: groups})
 	s.logLocked(PatternCreateUser, u.Username, "user", "", strconv.Itoa(u.ID))
 	writeJSON(w, http.StatusOK, createUserResponse{Code: 200, Message: "UserCreated", ID: u.ID})
 }

@@ -79,8 +79,8 @@ type Run struct {
 	// LastGoodRosterRows is the number of roster students the last successful run saw (0: unknown or no
 	// roster), for safety.maxRosterShrink.
 	LastGoodRosterRows int
-	// Progress, when set, is called after the plan (Done 0) and after every applied change, from one
-	// goroutine at a time.
+	// Progress, when set, is called after the plan (Done 0) and after every applied change (roster and
+	// device changes alike), from one goroutine at a time.
 	Progress func(Progress)
 	// Retry is the pause before a change is retried (default 2s); MaxAttempts bounds the attempts per
 	// change (default 2).
@@ -124,6 +124,11 @@ type Report struct {
 	Results []Result
 	// Applied and FailedChanges count Results; NotAttempted counts changes left when the run was cancelled.
 	Applied, FailedChanges, NotAttempted int
+	// RosterResults has one entry per roster change the apply step attempted (spec.roster), in plan
+	// order; they are applied before the device changes. RosterApplied, RosterFailed and
+	// RosterNotAttempted count them as Applied, FailedChanges and NotAttempted count the device changes.
+	RosterResults                                   []RosterResult
+	RosterApplied, RosterFailed, RosterNotAttempted int
 	// Warnings from the snapshot.
 	Warnings []string
 	// Err is why a run Failed.
@@ -135,6 +140,13 @@ type Report struct {
 // Result is one attempted change.
 type Result struct {
 	Change   plan.Change
+	Err      error
+	Attempts int
+}
+
+// RosterResult is one attempted roster change.
+type RosterResult struct {
+	Change   plan.RosterChange
 	Err      error
 	Attempts int
 }
@@ -154,13 +166,26 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 		return rep, err
 	}
 
+	rosterTgt, rosterData, warning, err := rosterSetup(r)
+	if err != nil {
+		return fail(err)
+	}
+	var rosterRead func(context.Context) (plan.MDMRoster, error)
+	if rosterTgt != nil {
+		locations := rosterLocations(r.Policy)
+		rosterRead = func(ctx context.Context) (plan.MDMRoster, error) { return rosterTgt.RosterInventory(ctx, locations) }
+	}
+
 	start := time.Now()
-	snap, devices, err := snapshot(ctx, r.Source, r.Target)
+	snap, devices, mdm, err := snapshot(ctx, r.Source, r.Target, rosterRead)
 	rep.SnapshotTime = time.Since(start)
 	if err != nil {
 		return fail(err)
 	}
 	rep.Warnings = snap.Warnings
+	if warning != "" {
+		rep.Warnings = append(rep.Warnings, warning)
+	}
 
 	start = time.Now()
 	r.Policy.Target = r.Target.Capabilities()
@@ -170,6 +195,9 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 		}
 	}
 	rep.Plan = plan.Build(r.Policy, snap.Items, devices)
+	if rosterTgt != nil {
+		rep.Plan.AttachRoster(plan.BuildRoster(r.Policy, rosterData, mdm))
+	}
 	rep.PlanTime = time.Since(start)
 
 	b := plan.CheckBudget(rep.Plan, r.Safety, plan.Baseline{Items: r.LastGoodItems, RosterRows: r.LastGoodRosterRows})
@@ -191,23 +219,59 @@ func Execute(ctx context.Context, r Run) (*Report, error) {
 	}
 
 	start = time.Now()
-	apply(ctx, r, rep)
+	apply(ctx, r, rosterTgt, rep)
 	rep.ApplyTime = time.Since(start)
+	applied, failed := rep.Applied+rep.RosterApplied, rep.FailedChanges+rep.RosterFailed
 	switch {
 	case ctx.Err() != nil:
-		return fail(fmt.Errorf("run cancelled after %d of %d changes: %w", rep.Applied+rep.FailedChanges, len(rep.Plan.Changes), ctx.Err()))
-	case rep.FailedChanges == 0:
+		return fail(fmt.Errorf("run cancelled after %d of %d changes: %w", applied+failed, len(rep.Plan.Changes)+rosterChanges(rep.Plan), ctx.Err()))
+	case failed == 0:
 		rep.Outcome = Succeeded
-	case rep.Applied == 0:
-		return fail(fmt.Errorf("all %d changes failed; first: %w", rep.FailedChanges, firstError(rep.Results)))
+	case applied == 0:
+		return fail(fmt.Errorf("all %d changes failed; first: %w", failed, firstError(rep)))
 	default:
 		rep.Outcome = PartiallyFailed
 	}
 	return rep, nil
 }
 
-func firstError(rs []Result) error {
-	for _, r := range rs {
+// rosterSetup decides whether the run syncs the roster (spec.roster): it does when the policy says so
+// and the target is a RosterTarget. A target that cannot gets the device sync and a warning; a source
+// with no roster to sync from fails the run before anything is read, since an empty roster would plan
+// every user and class away.
+func rosterSetup(r Run) (RosterTarget, plan.RosterData, string, error) {
+	if r.Policy.RosterSync == nil {
+		return nil, plan.RosterData{}, "", nil
+	}
+	rt, ok := r.Target.(RosterTarget)
+	if !ok {
+		return nil, plan.RosterData{}, fmt.Sprintf("spec.roster is set, but %s cannot sync users, groups and classes: only devices were synced", r.Target.Name()), nil
+	}
+	var data plan.RosterData
+	if ds, ok := r.Source.(RosterDataSource); ok {
+		data, ok = ds.RosterData()
+		if ok {
+			return rt, data, "", nil
+		}
+	}
+	return nil, plan.RosterData{}, "", fmt.Errorf("spec.roster is set, but %s has no roster to sync users and classes from (set the policy's roster): nothing was written", r.Source.Name())
+}
+
+func rosterChanges(pl plan.Plan) int {
+	if pl.Roster == nil {
+		return 0
+	}
+	return len(pl.Roster.Changes)
+}
+
+// firstError is the first failed change's error, roster changes first (they are applied first).
+func firstError(rep *Report) error {
+	for _, r := range rep.RosterResults {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	for _, r := range rep.Results {
 		if r.Err != nil {
 			return r.Err
 		}
@@ -215,16 +279,25 @@ func firstError(rs []Result) error {
 	return errors.New("unknown error")
 }
 
-// snapshot reads both sides at once: they are different systems, so neither waits for the other.
-func snapshot(ctx context.Context, src Source, tgt Target) (SourceSnapshot, []plan.Device, error) {
+// snapshot reads both sides at once, and the target's users, groups and classes when rosterRead is set:
+// they are different systems (or calls), so none waits for another. Any failure fails the snapshot.
+func snapshot(ctx context.Context, src Source, tgt Target, rosterRead func(context.Context) (plan.MDMRoster, error)) (SourceSnapshot, []plan.Device, plan.MDMRoster, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg             gosync.WaitGroup
-		snap           SourceSnapshot
-		devices        []plan.Device
-		srcErr, tgtErr error
+		wg                        gosync.WaitGroup
+		snap                      SourceSnapshot
+		devices                   []plan.Device
+		mdm                       plan.MDMRoster
+		srcErr, tgtErr, rosterErr error
 	)
+	if rosterRead != nil {
+		wg.Go(func() {
+			if mdm, rosterErr = rosterRead(ctx); rosterErr != nil {
+				cancel()
+			}
+		})
+	}
 	wg.Go(func() {
 		if snap, srcErr = src.Read(ctx); srcErr != nil {
 			cancel()
@@ -236,14 +309,20 @@ func snapshot(ctx context.Context, src Source, tgt Target) (SourceSnapshot, []pl
 		}
 	})
 	wg.Wait()
-	// Report the error that caused the other side's cancellation, not the cancellation.
-	switch {
-	case srcErr != nil && (tgtErr == nil || errors.Is(tgtErr, context.Canceled) && ctx.Err() != nil && !errors.Is(srcErr, context.Canceled)):
-		return snap, nil, fmt.Errorf("reading %s: %w", src.Name(), srcErr)
-	case tgtErr != nil:
-		return snap, nil, fmt.Errorf("reading the %s inventory: %w", tgt.Name(), tgtErr)
-	case srcErr != nil:
-		return snap, nil, fmt.Errorf("reading %s: %w", src.Name(), srcErr)
+	// Report the error that caused the other sides' cancellation, not the cancellation.
+	cancelled := func(err error) bool { return errors.Is(err, context.Canceled) }
+	genuine := srcErr != nil && !cancelled(srcErr) || tgtErr != nil && !cancelled(tgtErr) || rosterErr != nil && !cancelled(rosterErr)
+	for _, e := range []struct {
+		err  error
+		what string
+	}{
+		{tgtErr, "reading the " + tgt.Name() + " inventory"},
+		{srcErr, "reading " + src.Name()},
+		{rosterErr, "reading the " + tgt.Name() + " users, groups and classes"},
+	} {
+		if e.err != nil && (!genuine || !cancelled(e.err)) {
+			return snap, nil, plan.MDMRoster{}, fmt.Errorf("%s: %w", e.what, e.err)
+		}
 	}
-	return snap, devices, nil
+	return snap, devices, mdm, nil
 }

@@ -48,7 +48,8 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 	if t.PendingLostMode {
 		wg.Go(func() { pending, pendingErr = t.Client.PendingLostMode(ctx) })
 	}
-	mds, err := t.Client.Inventory(ctx)
+	// Each device goes straight from its page to the planner's form: the client keeps no MobileDevice.
+	out, err := pro.InventoryAs(ctx, t.Client, jamfProDevice)
 	wg.Wait()
 	if err != nil {
 		return nil, err
@@ -56,27 +57,43 @@ func (t *JamfPro) Inventory(ctx context.Context) ([]plan.Device, error) {
 	if pendingErr != nil {
 		return nil, pendingErr
 	}
-	out := make([]plan.Device, len(mds))
-	for i, m := range mds {
-		key := strconv.Itoa(m.ID)
-		lost := m.LostModeEnabled
-		if on, ok := pending[m.ManagementID]; ok {
-			lost = on // a queued command counts as done: never send it twice
+	// One block of Lost Mode flags for the whole inventory, instead of one allocation per device.
+	lost := make([]bool, len(out))
+	for i := range out {
+		d := &out[i]
+		if d.LostMode == nil {
+			continue // not an iOS device: no Lost Mode state
 		}
-		out[i] = plan.Device{
-			Key: key, Ref: m.ManagementID, RawSerial: m.Serial, Name: m.Name, Managed: m.Managed, Supervised: m.Supervised,
-			Username: m.Username, RealName: m.RealName, Email: m.Email, Position: m.Position,
-			Building: m.Building, Department: m.Department, Room: m.Room, LostMode: &lost, Unreadable: m.Unreadable,
+		lost[i] = *d.LostMode
+		if on, ok := pending[d.Ref]; ok {
+			lost[i] = on // a queued command counts as done: never send it twice
 		}
-		if m.DeviceType != pro.DeviceTypeIOS {
-			// An Apple TV (watch, ...) has no Lost Mode state; the planner skips it UnsupportedDeviceType.
-			out[i].UnsupportedType, out[i].LostMode = m.DeviceType, nil
-		}
+		d.LostMode = &lost[i]
 	}
 	t.mu.Lock()
 	t.denied = map[string]error{}
 	t.mu.Unlock()
 	return out, nil
+}
+
+// Lost Mode states as jamfProDevice reads them, replaced by Inventory with the device's own flag.
+var lostModeOn, lostModeOff = true, false
+
+// jamfProDevice is the planner's form of one Jamf Pro device (the management id is its Ref).
+func jamfProDevice(m *pro.MobileDevice) plan.Device {
+	d := plan.Device{
+		Key: strconv.Itoa(m.ID), Ref: m.ManagementID, RawSerial: m.Serial, Name: m.Name, Managed: m.Managed, Supervised: m.Supervised,
+		Username: m.Username, RealName: m.RealName, Email: m.Email, Position: m.Position,
+		Building: m.Building, Department: m.Department, Room: m.Room, LostMode: &lostModeOff, Unreadable: m.Unreadable,
+	}
+	if m.LostModeEnabled {
+		d.LostMode = &lostModeOn
+	}
+	if m.DeviceType != pro.DeviceTypeIOS {
+		// An Apple TV (watch, ...) has no Lost Mode state; the planner skips it UnsupportedDeviceType.
+		d.UnsupportedType, d.LostMode = m.DeviceType, nil
+	}
+	return d
 }
 
 // Apply implements Target: the PATCH first (retryable: it is idempotent), then the Lost Mode command

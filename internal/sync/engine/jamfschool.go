@@ -25,6 +25,9 @@ type JamfSchool struct {
 	locMu     gosync.Mutex
 	locByName map[string]int // lower-case location name -> id, read on first use
 	createMu  gosync.Mutex   // one user creation at a time: two devices of one new student make one user
+
+	rosterMu gosync.Mutex
+	roster   *rosterRun // this run's roster state, started by RosterInventory (jamfschool_roster.go)
 }
 
 var (

@@ -110,8 +110,8 @@ type Violation struct {
 //     whose user and location are removed (Cleared), and equally an Updated or Reassigned change that
 //     blanks the room, position, building, department, real name or email (Counts.Clears). Lost Mode
 //     turned off and the device name (never empty) are not clears.
-//   - ChangeBudgetExceeded (roster): the roster plan's changes other than removals (groups, users and
-//     classes created or updated) over maxChanges; a percentage is of the in-scope roster people plus
+//   - ChangeBudgetExceeded (roster): the roster plan's users and classes created or updated (not
+//     removals, not groups created) over maxChanges; a percentage is of the in-scope roster people plus
 //     classes (RosterCounts.People + Classes).
 //   - RemovalBudgetExceeded: the roster plan's removals over maxRemovals; a percentage is of the MDM users
 //     and classes removeStale may touch (RosterCounts.Managed).
@@ -149,14 +149,17 @@ func CheckBudget(pl Plan, s Safety, last Baseline) *Blocked {
 			num(c.Clears), num(c.Matched), share(c.Clears, c.Matched), num(c.EmptiedFields), limitText(*s.MaxClears, c.Matched, "devices"))
 	}
 	if r := pl.Roster; r != nil {
+		// Groups created are not counted: they only add a place for users (a handful per school), and
+		// the budget's measure is the roster's people and classes.
 		of := r.Counts.People + r.Counts.Classes
-		if s.MaxChanges != nil && r.Counts.Changed > s.MaxChanges.Limit(of) {
-			a := r.Counts.ByAction
-			add(BlockedChangeBudgetExceeded, "the roster plan makes %s changes (%s users created, %s users updated, %s classes created, %s classes updated, %s groups created) "+
-				"for %s people and %s classes in the roster%s, over safety.maxChanges %s",
-				num(r.Counts.Changed), num(a[ActionUserCreated]), num(a[ActionUserUpdated]), num(a[ActionClassCreated]),
-				num(a[ActionClassUpdated]+a[ActionMembersChanged]), num(a[ActionGroupCreated]),
-				num(r.Counts.People), num(r.Counts.Classes), share(r.Counts.Changed, of), limitText(*s.MaxChanges, of, "people and classes"))
+		a := r.Counts.ByAction
+		changed := r.Counts.Changed - a[ActionGroupCreated]
+		if s.MaxChanges != nil && changed > s.MaxChanges.Limit(of) {
+			add(BlockedChangeBudgetExceeded, "the roster plan changes %s users and classes (%s users created, %s users updated, %s classes created, %s classes updated) "+
+				"of %s people and %s classes in the roster%s, over safety.maxChanges %s",
+				num(changed), num(a[ActionUserCreated]), num(a[ActionUserUpdated]), num(a[ActionClassCreated]),
+				num(a[ActionClassUpdated]+a[ActionMembersChanged]),
+				num(r.Counts.People), num(r.Counts.Classes), share(changed, of), limitText(*s.MaxChanges, of, "people and classes"))
 		}
 		if s.MaxRemovals != nil && r.Counts.Removals > s.MaxRemovals.Limit(r.Counts.Managed) {
 			users, classes := 0, 0

@@ -40,11 +40,14 @@ func TestCheckBudgetRoster(t *testing.T) {
 			plan:   withRoster(900, 100, 500, map[string]int{ActionUserUpdated: 100, ActionRemoved: 10}),
 			safety: Safety{MaxChanges: budget(Percent(10)), MaxRemovals: budget(Percent(2))}},
 		{name: "roster changes over maxChanges (a percentage of people and classes in scope) block ChangeBudgetExceeded, naming users and classes",
-			plan:    withRoster(900, 100, 0, map[string]int{ActionUserCreated: 90, ActionClassCreated: 10, ActionGroupCreated: 1}),
+			plan:    withRoster(900, 100, 0, map[string]int{ActionUserCreated: 91, ActionClassCreated: 10, ActionGroupCreated: 1}),
 			safety:  Safety{MaxChanges: budget(Percent(10))},
 			reasons: []string{BlockedChangeBudgetExceeded},
-			message: "the roster plan makes 101 changes (90 users created, 0 users updated, 10 classes created, 0 classes updated, 1 groups created) " +
-				"for 900 people and 100 classes in the roster (10%), over safety.maxChanges 10% (100 people and classes)"},
+			message: "the roster plan changes 101 users and classes (91 users created, 0 users updated, 10 classes created, 0 classes updated) " +
+				"of 900 people and 100 classes in the roster (10%), over safety.maxChanges 10% (100 people and classes)"},
+		{name: "groups created do not count towards maxChanges: 100% allows a first sync of everyone",
+			plan:   withRoster(900, 100, 0, map[string]int{ActionUserCreated: 900, ActionClassCreated: 100, ActionGroupCreated: 6}),
+			safety: Safety{MaxChanges: budget(Percent(100))}},
 		{name: "removals do not count towards maxChanges",
 			plan:   withRoster(900, 100, 500, map[string]int{ActionRemoved: 200}),
 			safety: Safety{MaxChanges: budget(Count(0))}},
