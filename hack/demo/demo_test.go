@@ -41,7 +41,7 @@ func TestDemoOnce(t *testing.T) {
 			name:   "a Jamf School run syncs the roster's users and classes, leaves the ASM class alone, and a second run changes nothing",
 			target: TargetJamfSchool,
 			says: func(d *demo) string {
-				return fmt.Sprintf("Jamf School roster: %d users and %d classes as expected, %d ASM classes untouched",
+				return fmt.Sprintf("Jamf School roster: %d users and %d classes as expected, ASM-managed classes untouched: %d",
 					len(d.rosterExp.Users), len(d.rosterExp.Classes), len(d.rosterExp.ASM))
 			},
 		},

@@ -333,3 +333,27 @@ func TestPickAbsentStudentsTakesOnlyStudentsWhoseEveryIPadWillBeTheirs(t *testin
 		}
 	}
 }
+
+func TestClassSizedKeepsWindowsOfStudentsAndTheAwkwardClassesWhole(t *testing.T) {
+	students := []string{"a", "b", "c", "d", "e"}
+	r := &district.Roster{Sections: []district.Section{
+		{SourcedID: "1", SchoolShortName: "LHS", Teachers: []string{"T1"}, Students: students},
+		{SourcedID: "2", SchoolShortName: "LHS", Teachers: []string{"T2"}, Students: students},
+		{SourcedID: "3", SchoolShortName: "LHS", Teachers: []string{"T3"}, Students: students},
+		{SourcedID: "4", SchoolShortName: "WMS", Students: []string{"x", "y"}},
+		{SourcedID: "asm", SchoolShortName: "LHS", Students: students, Case: district.RosterCaseASMManagedClass},
+	}}
+	got := classSized(r, 2)
+	want := map[string]string{"1": "a,b", "2": "c,d", "3": "e,a", "4": "x,y", "asm": "a,b,c,d,e"}
+	for _, s := range got.Sections {
+		if g := strings.Join(s.Students, ","); g != want[s.SourcedID] {
+			t.Errorf("section %s students %s, want %s", s.SourcedID, g, want[s.SourcedID])
+		}
+		if s.SourcedID == "1" && !reflect.DeepEqual(s.Teachers, []string{"T1"}) {
+			t.Errorf("section 1 teachers %v, want kept", s.Teachers)
+		}
+	}
+	if len(r.Sections[0].Students) != 5 {
+		t.Error("classSized changed the roster it was given")
+	}
+}

@@ -19,7 +19,7 @@ import (
 // shownClasses is how many classes showRoster prints (two lines each), and shownMembers how many
 // members of each.
 const (
-	shownClasses = 6
+	shownClasses = 8
 	shownMembers = 6
 )
 
@@ -38,7 +38,7 @@ var ownerCases = map[string]bool{district.CaseNormal: true, district.CaseStaleNa
 // classes only (named as the policy's template would name them, with the stand-in ASM source), removes
 // the users of a few students who hold an iPad, and works out the expectation.
 func (d *demo) seedJamfSchoolRoster() {
-	d.roster = district.GenerateRoster(d.district)
+	d.roster = classSized(district.GenerateRoster(d.district), classSize)
 	for _, s := range d.roster.Sections {
 		if s.ASMSource == "" {
 			continue
@@ -63,6 +63,32 @@ func (d *demo) seedJamfSchoolRoster() {
 		}
 	}
 	d.rosterExp = expectRoster(d.district, d.roster, before.Users, asm)
+}
+
+// classSize is the most students the demo keeps in one ordinary class.
+const classSize = 25
+
+// classSized keeps at most n students in each ordinary section of r (the awkward cases' sections are
+// kept whole). The generator seats every student of a school in every class of it: a roster of
+// 3,000 students then has some 60,000 enrollments, over a ConfigMap's 1 MiB. The classes of a school
+// take consecutive windows of its students, in the generator's order, so they spread over the school.
+func classSized(r *district.Roster, n int) *district.Roster {
+	out := &district.Roster{Teachers: r.Teachers}
+	next := map[string]int{} // school -> the index of its next class
+	for _, s := range r.Sections {
+		if s.Case == "" && len(s.Students) > n {
+			k := next[s.SchoolShortName]
+			next[s.SchoolShortName]++
+			start := (k * n) % len(s.Students)
+			var kept []string
+			for i := 0; i < n; i++ {
+				kept = append(kept, s.Students[(start+i)%len(s.Students)])
+			}
+			s.Students = kept
+		}
+		out.Sections = append(out.Sections, s)
+	}
+	return out
 }
 
 // pickAbsentStudents picks up to n active students with an email and a username no one else in the
@@ -171,7 +197,7 @@ func (d *demo) printRosterSeed() {
 			cases[s.Case]++
 		}
 	}
-	d.printf("roster: %d people, %d classes (OneRoster 1.1); awkward cases: %s", len(rosterPeople(d.district, d.roster)), len(d.roster.Sections), countsLine(cases, ""))
+	d.printf("roster: %d people, %d classes of at most %d students (OneRoster 1.1); awkward cases: %s", len(rosterPeople(d.district, d.roster)), len(d.roster.Sections), classSize, countsLine(cases, ""))
 	var absent []string
 	for _, a := range d.absent {
 		absent = append(absent, a.Username)
@@ -329,7 +355,7 @@ func jamfSchoolOutcome(f rosterFacts) Outcome {
 	case f.SecondRunRosterWrite > 0:
 		return fail("the second SyncRun %s wrote %d times to Jamf School users, groups or classes, want none", f.SecondRun.Name, f.SecondRunRosterWrite)
 	}
-	return Outcome{OK: true, Reason: fmt.Sprintf("SyncRun %s Succeeded: Jamf School has the roster's users and classes (%d ASM classes untouched), and %s changed nothing",
+	return Outcome{OK: true, Reason: fmt.Sprintf("SyncRun %s Succeeded: Jamf School has the roster's users and classes (ASM-managed classes untouched: %d), and %s changed nothing",
 		r.Name, f.ASMClasses, f.SecondRun.Name)}
 }
 

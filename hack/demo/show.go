@@ -198,7 +198,7 @@ func (d *demo) verify() Outcome {
 		}
 		skipped := countsLine(countValues(d.rosterExp.Skipped), "")
 		if len(f.Diffs) == 0 {
-			d.printf("Jamf School roster: %d users and %d classes as expected, %d ASM classes untouched; people skipped: %s",
+			d.printf("Jamf School roster: %d users and %d classes as expected, ASM-managed classes untouched: %d; people skipped: %s",
 				len(d.rosterExp.Users), len(d.rosterExp.Classes), len(d.rosterExp.ASM), skipped)
 		} else {
 			d.printf("Jamf School roster: %d differences from the roster; the first:", len(f.Diffs))
