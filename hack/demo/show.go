@@ -245,10 +245,18 @@ func (d *demo) printHowToLookAround() {
 	d.heading("Look around (Ctrl-C stops everything)")
 	kubectl := d.rel(filepath.Join(d.assets, "kubectl"))
 	d.printf("export KUBECONFIG=$PWD/%s", d.rel(d.kubeconfig))
-	d.printf("export PATH=$PWD/%s:$PATH   # the kubectl built with the control plane", filepath.Dir(kubectl))
+	bin := filepath.Dir(kubectl)
+	if !filepath.IsAbs(bin) {
+		bin = "$PWD/" + bin
+	}
+	d.printf("export PATH=%s:$PATH   # the kubectl built with the control plane", bin)
 	d.printf("kubectl get devicesyncpolicies,syncruns -n %s", Namespace)
 	d.printf("kubectl describe syncrun %s -n %s", d.syncRun.Name, Namespace)
 	d.printf("kubectl get syncrun %s -n %s -o jsonpath='{.status.summary}'", d.syncRun.Name, Namespace)
+	if d.cfg.Target == TargetJamfSchool {
+		d.printf("kubectl get syncrun %s -n %s -o jsonpath='{.status.roster.byAction}{\"\\n\"}{.status.roster.byReason}{\"\\n\"}'", d.syncRun.Name, Namespace)
+		d.printf("kubectl explain devicesyncpolicy.spec.roster")
+	}
 	d.printf("kubectl annotate devicesyncpolicy %s -n %s --overwrite %s=$(date +%%s)   # another run", PolicyName, Namespace, dsv1.RunNowAnnotation)
 	if d.cfg.MetricsAddr != "0" {
 		port := d.cfg.MetricsAddr[strings.LastIndex(d.cfg.MetricsAddr, ":")+1:]
