@@ -137,7 +137,7 @@ func TestSamplesAreAccepted(t *testing.T) {
 		roster.UsersFile:       {Data: []byte(bundle.Data[roster.UsersFile])},
 		roster.ClassesFile:     {Data: []byte(bundle.Data[roster.ClassesFile])},
 		roster.EnrollmentsFile: {Data: []byte(bundle.Data[roster.EnrollmentsFile])},
-	}, roster.Options{KeyField: roster.KeyField(school.Spec.Source.Destiny.Roster.KeyField)})
+	}, roster.Options{KeyField: roster.KeyField(school.Spec.Source.Destiny.Roster.KeyField), People: true})
 	if err != nil {
 		t.Fatalf("the sample OneRoster ConfigMap does not read: %v", err)
 	}
