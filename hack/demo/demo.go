@@ -109,7 +109,7 @@ func defaultConfig() Config {
 // Outcome is how the run ended compared with what the demo expects.
 type Outcome struct {
 	// OK: the run Succeeded and Jamf is in the expected state (Jamf Pro: every device matches the
-	// district's oracle; Jamf School: the differences its API cannot write were reported).
+	// district's oracle; Jamf School: users, groups and classes as the roster says, see jamfSchoolOutcome).
 	OK bool
 	// Reason says why, in one sentence.
 	Reason string

@@ -6,7 +6,9 @@
 //	go run ./hack/demo [--once] [--target jamfpro|jamfschool] [--devices 3000]
 //
 // With --once it exits after the first run: status 0 only when the run Succeeded and (Jamf Pro) every
-// device is in the expected state, or (Jamf School) the run Succeeded and reported UnsupportedByTarget.
+// device is in the expected state, or (Jamf School, which also syncs the roster) every user and class
+// is as the roster's rules say, the ASM-managed class was left alone and reported, the new students'
+// iPads have them as owners, and a second run changed no user, group or class.
 //
 // The control plane comes from hack/build-control-plane.sh (built the first time, about 4 minutes), or
 // from KUBEBUILDER_ASSETS when that is set. The kubeconfig and the manager's log go to bin/demo/.

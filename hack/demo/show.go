@@ -182,8 +182,7 @@ func (d *demo) apiCalls() string {
 }
 
 // verify says whether the run ended as expected: Succeeded and, for Jamf Pro, every simulated device
-// in the state the district's oracle gives; for Jamf School, the differences its API cannot write
-// reported as UnsupportedByTarget.
+// in the state the district's oracle gives; for Jamf School, the roster checks of jamfSchoolOutcome.
 func (d *demo) verify() Outcome {
 	st := d.syncRun.Status
 	fmt.Fprintln(d.out)
