@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
+	"github.com/k12dev/devicesync-operator/controllers"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	jamfschoolsim "github.com/k12dev/devicesync-operator/internal/sim/jamfschool"
 	"github.com/k12dev/devicesync-operator/internal/sync/plan"
@@ -64,6 +65,33 @@ func TestARosterSyncCreatesUsersAndClassesWithTheirMembersAndASecondRunChangesNo
 	}
 	asmUUID := e.school.AddClass(jamfschoolsim.ClassState{Name: className(asm), LocationID: e.d.School(asm.SchoolShortName).JamfSchoolLocationID,
 		Source: jamfschoolsim.SourceASM})
+	username := map[string]string{}
+	count := map[string]int{}
+	for _, pt := range append(append([]district.Patron{}, e.d.Patrons...), e.roster.Teachers...) {
+		username[pt.DistrictID] = pt.Username
+		count[strings.ToLower(pt.Username)]++
+	}
+	// A student whose Jamf School user is gone, and whose iPad Jamf already shows with its student: the
+	// run creates the user, then gives the iPad its owner.
+	absent, udid := "", ""
+	for _, dev := range e.d.Devices {
+		u := strings.ToLower(dev.Username)
+		if u == "" || count[u] != 1 || strings.ToLower(e.d.ExpectedJamfPro(&dev).Username) != u {
+			continue
+		}
+		if i := slices.IndexFunc(e.d.Patrons, func(p district.Patron) bool {
+			return strings.EqualFold(p.Username, u) && p.Type == district.PatronStudent && p.Status == district.StatusActive && p.Email != ""
+		}); i >= 0 {
+			absent, udid = u, dev.UDID
+			break
+		}
+	}
+	gone, ok := e.school.UserByUsername(absent)
+	if !ok {
+		t.Fatalf("no student with an iPad to remove the user of (%q)", absent)
+	}
+	e.school.RemoveUser(gone.ID)
+
 	e.startRunManager(t)
 	p := e.rosterPolicy("roster")
 	if err := k8s.Create(ctx, p); err != nil {
@@ -91,14 +119,14 @@ func TestARosterSyncCreatesUsersAndClassesWithTheirMembersAndASecondRunChangesNo
 		t.Errorf("the ASM class got %d writes; it must never be touched", n)
 	}
 
+	created, ok := e.school.UserByUsername(absent)
+	dev, _ := e.school.Device(udid)
+	if !ok || st.ByAction[plan.ActionUserCreated] == 0 || dev.OwnerID != created.ID {
+		t.Errorf("the removed student %q: user recreated %v (UserCreated %d), iPad owner %d, want the new user", absent, ok, st.ByAction[plan.ActionUserCreated], dev.OwnerID)
+	}
+
 	// Every class has exactly its roster members who have a Jamf School user; a username two people
 	// share is nobody's.
-	username := map[string]string{}
-	count := map[string]int{}
-	for _, pt := range append(append([]district.Patron{}, e.d.Patrons...), e.roster.Teachers...) {
-		username[pt.DistrictID] = pt.Username
-		count[strings.ToLower(pt.Username)]++
-	}
 	members := func(ids []string) []string {
 		var out []string
 		for _, id := range ids {
@@ -152,4 +180,29 @@ func (e *runEnv) usernames(ids []int) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// A dry run plans the roster like an Enforce run and writes none of it: status.roster lists the
+// planned changes, Jamf School gets no class.
+func TestADryRunPlansTheRosterAndWritesNothing(t *testing.T) {
+	e := newRunEnv(t, 200)
+	e.startRunManager(t)
+	p := e.rosterPolicy("roster-dry")
+	p.Spec.Mode = dsv1.ModeDryRun
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	run := waitRun(t, e.createRun(t, "roster-dry-1", p.Name), "the dry run completed", func(r *dsv1.SyncRun) bool { return isTrue(r, dsv1.ConditionComplete) })
+	st := run.Status.Roster
+	if st == nil || st.ByAction[plan.ActionClassCreated] == 0 || len(st.Changes) == 0 {
+		t.Fatalf("status.roster %+v: want planned class creations", st)
+	}
+	for _, c := range st.Changes {
+		if c.Result != controllers.ResultPlanned {
+			t.Errorf("roster change %s %s: result %s, want Planned", c.Kind, c.Name, c.Result)
+		}
+	}
+	if n := len(e.school.AllClasses()); n != 0 {
+		t.Errorf("a dry run made %d classes in Jamf School", n)
+	}
 }
