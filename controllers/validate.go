@@ -151,6 +151,7 @@ func testConnections(ctx context.Context, p *dsv1.DeviceSyncPolicy, c *compiled,
 	kind, tgt := conn.Kind, conn.Target
 	m := c.Policy.Manage
 	m.LostMode = managesLostMode(&p.Spec) // the Lost Mode privileges matter only when Lost Mode is sent
+	m.Roster = c.Policy.RosterSync != nil
 	err := tgt.Check(ctx, m)
 	var places []string
 	if err == nil {

@@ -51,9 +51,25 @@ func (t *JamfSchool) Concurrency() int {
 
 // Check implements Target: the credentials and the reads a run needs. Jamf School's API keys carry
 // their rights per method; a refused key is a 401 (bad credentials) or a 405 (a missing right).
-func (t *JamfSchool) Check(ctx context.Context, _ plan.Manage) error {
+//
+// A policy that syncs the roster also needs the key's rights to list user groups and classes: they are
+// read before any write, so a key without them is named in Ready rather than failing every run. (Write
+// rights cannot be tested without writing; a refused write fails its change and names the method.)
+func (t *JamfSchool) Check(ctx context.Context, m plan.Manage) error {
+	refused := func(err error) error {
+		return &CheckError{Refused: errors.Is(err, school.ErrUnauthorized) || errors.Is(err, school.ErrPermissionDenied), Err: err}
+	}
 	if err := t.Client.TestConnection(ctx); err != nil {
-		return &CheckError{Refused: errors.Is(err, school.ErrUnauthorized), Err: err}
+		return refused(err)
+	}
+	if !m.Roster {
+		return nil
+	}
+	if _, err := t.Client.Groups(ctx); err != nil {
+		return refused(fmt.Errorf("spec.roster needs the API key's right to read user groups: %w", err))
+	}
+	if _, err := t.Client.Classes(ctx); err != nil {
+		return refused(fmt.Errorf("spec.roster needs the API key's right to read classes: %w", err))
 	}
 	return nil
 }

@@ -572,3 +572,39 @@ func TestJamfSchoolApplyRosterRetriesOnlyWhatIsSafe(t *testing.T) {
 		t.Errorf("%d POST /users, want 1: a 5xx on a creation is not retried", n)
 	}
 }
+
+// A policy that syncs the roster needs the key's rights to list user groups and classes: Check names a
+// missing one as a refusal (a person must change the key), and a policy without a roster sync does not
+// ask for them.
+func TestJamfSchoolCheckTestsTheRosterReadsOnlyForARosterSync(t *testing.T) {
+	tests := []struct {
+		name        string
+		deny        string
+		roster      bool
+		wantRefused bool
+		wantMessage string
+	}{
+		{name: "a key with every right passes", roster: true},
+		{name: "a key that cannot list groups is refused, naming the right", deny: jamfschoolsim.PatternGroups, roster: true,
+			wantRefused: true, wantMessage: "right to read user groups"},
+		{name: "a key that cannot list classes is refused, naming the right", deny: jamfschoolsim.PatternClasses, roster: true,
+			wantRefused: true, wantMessage: "right to read classes"},
+		{name: "without a roster sync the class right is not asked for", deny: jamfschoolsim.PatternClasses},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim, tgt := rosterSide(t, rosterDistrict())
+			if tt.deny != "" {
+				sim.Deny(tt.deny)
+			}
+			err := tgt.Check(context.Background(), plan.Manage{User: true, Location: true, Roster: tt.roster})
+			var ce *engine.CheckError
+			switch {
+			case !tt.wantRefused && err != nil:
+				t.Fatalf("Check: %v, want nil", err)
+			case tt.wantRefused && (!errors.As(err, &ce) || !ce.Refused || !strings.Contains(err.Error(), tt.wantMessage)):
+				t.Fatalf("Check: %v, want a refusal naming %q", err, tt.wantMessage)
+			}
+		})
+	}
+}

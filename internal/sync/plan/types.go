@@ -122,6 +122,9 @@ type Naming struct {
 // Manage is field ownership (spec.fields.manage): a field group not managed is never compared or written.
 type Manage struct {
 	Name, User, Location, LostMode bool
+	// Roster is true when the policy syncs the roster (spec.roster): the target's Check then also tests
+	// the reads a roster sync needs.
+	Roster bool
 }
 
 // UserRules are the user field templates.
