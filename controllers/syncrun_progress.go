@@ -12,6 +12,7 @@ import (
 
 	dsv1 "github.com/k12dev/devicesync-operator/api/v1alpha1"
 	"github.com/k12dev/devicesync-operator/internal/sync/engine"
+	"github.com/k12dev/devicesync-operator/internal/sync/plan"
 )
 
 // A run's progress, written at most every ProgressInterval from its own goroutine, and its change log.
@@ -93,14 +94,7 @@ func logChanges(ctx context.Context, s *runScope) {
 	for _, c := range rep.Plan.Changes {
 		outcome := s.changeResult(c.DeviceKey)
 		kv := []any{"serial", c.Serial, "device", c.DeviceKey, "item", c.ItemID, "action", c.Action, "result", outcome}
-		fields := make([]string, 0, len(c.Fields))
-		for _, f := range c.Fields {
-			fields = append(fields, f.Field)
-			if values {
-				kv = append(kv, f.Field, f.Old+" -> "+f.New)
-			}
-		}
-		kv = append(kv, "fields", strings.Join(fields, ","))
+		kv = appendFieldValues(kv, c.Fields, values)
 		if err := s.attempted[c.DeviceKey]; err != nil {
 			kv = append(kv, "error", err.Error())
 		}
@@ -110,4 +104,17 @@ func logChanges(ctx context.Context, s *runScope) {
 		logger.V(1).Info("device skipped", "serial", sk.Serial, "rawSerial", sk.RawSerial, "item", sk.ItemID, "device", sk.DeviceKey,
 			"reason", sk.Reason, "message", sk.Message)
 	}
+}
+
+// appendFieldValues adds a change's field names to a log line's key-values and, when values is true
+// (verbosity 1: student data), each field's old and new value.
+func appendFieldValues(kv []any, fs []plan.FieldChange, values bool) []any {
+	names := make([]string, 0, len(fs))
+	for _, f := range fs {
+		names = append(names, f.Field)
+		if values {
+			kv = append(kv, f.Field, f.Old+" -> "+f.New)
+		}
+	}
+	return append(kv, "fields", strings.Join(names, ","))
 }

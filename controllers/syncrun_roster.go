@@ -37,18 +37,7 @@ func rosterStatus(s *runScope) *dsv1.RosterRunStatus {
 		return nil
 	}
 	attempted := rosterAttempted(rep)
-	result := func(c plan.RosterChange) (string, error) {
-		err, ok := attempted[rosterKey(c)]
-		switch {
-		case rep.Outcome == engine.Planned || rep.Outcome == engine.Blocked:
-			return ResultPlanned, nil
-		case !ok:
-			return ResultNotAttempted, nil
-		case err != nil:
-			return ResultFailed, err
-		}
-		return ResultApplied, nil
-	}
+	result := func(c plan.RosterChange) (string, error) { return rosterResult(rep, attempted, c) }
 	c := rp.Counts
 	st := &dsv1.RosterRunStatus{
 		People: int32(c.People), Classes: int32(c.Classes), Users: int32(c.Users), MDMClasses: int32(c.MDMClasses),
@@ -90,6 +79,20 @@ func rosterStatus(s *runScope) *dsv1.RosterRunStatus {
 	return st
 }
 
+// rosterResult is a roster change's result for the status and the log, as changeResult is a device's.
+func rosterResult(rep *engine.Report, attempted map[string]error, c plan.RosterChange) (string, error) {
+	err, ok := attempted[rosterKey(c)]
+	switch {
+	case rep.Outcome == engine.Planned || rep.Outcome == engine.Blocked:
+		return ResultPlanned, nil
+	case !ok:
+		return ResultNotAttempted, nil
+	case err != nil:
+		return ResultFailed, err
+	}
+	return ResultApplied, nil
+}
+
 // rosterErrors are the failed roster changes, for status.errors.
 func rosterErrors(rep *engine.Report) []dsv1.RunError {
 	var errs []dsv1.RunError
@@ -114,26 +117,12 @@ func logRoster(ctx context.Context, s *runScope) {
 	values := logger.V(1).Enabled()
 	attempted := rosterAttempted(s.report)
 	for _, c := range rp.Changes {
-		kv := []any{"kind", c.Kind, "action", c.Action, "location", c.Location}
-		err, ok := attempted[rosterKey(c)]
-		switch {
-		case s.report.Outcome == engine.Planned || s.report.Outcome == engine.Blocked:
-			kv = append(kv, "result", ResultPlanned)
-		case !ok:
-			kv = append(kv, "result", ResultNotAttempted)
-		case err != nil:
-			kv = append(kv, "result", ResultFailed, "error", err.Error())
-		default:
-			kv = append(kv, "result", ResultApplied)
+		result, err := rosterResult(s.report, attempted, c)
+		kv := []any{"kind", c.Kind, "action", c.Action, "location", c.Location, "result", result}
+		kv = appendFieldValues(kv, c.Fields, values)
+		if err != nil {
+			kv = append(kv, "error", err.Error())
 		}
-		fields := make([]string, 0, len(c.Fields))
-		for _, f := range c.Fields {
-			fields = append(fields, f.Field)
-			if values {
-				kv = append(kv, f.Field, f.Old+" -> "+f.New)
-			}
-		}
-		kv = append(kv, "fields", strings.Join(fields, ","))
 		if values {
 			kv = append(kv, "name", c.Name)
 		}

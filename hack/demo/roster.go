@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -241,7 +242,7 @@ func compareRoster(exp rosterExpectation, got rosterSnapshot) []string {
 			diffs = append(diffs, fmt.Sprintf("user %s (roster %s): missing", e.Username, e.ID))
 		case g.Location != e.Location:
 			diffs = append(diffs, fmt.Sprintf("user %s: location %q, want %q", e.Username, g.Location, e.Location))
-		case !contains(g.Groups, e.Group):
+		case !slices.Contains(g.Groups, e.Group):
 			diffs = append(diffs, fmt.Sprintf("user %s: groups %v, want one of them %s", e.Username, g.Groups, e.Group))
 		}
 	}
@@ -291,7 +292,7 @@ func compareRoster(exp rosterExpectation, got rosterSnapshot) []string {
 			diffs = append(diffs, fmt.Sprintf("ASM class %q: gone, want it untouched", want.Name))
 		case c.Writes != 0:
 			diffs = append(diffs, fmt.Sprintf("ASM class %q: %d writes, want none", want.Name, c.Writes))
-		case c.Name != want.Name || c.Source != want.Source || !equal(c.Teachers, want.Teachers) || !equal(c.Students, want.Students):
+		case c.Name != want.Name || c.Source != want.Source || !slices.Equal(c.Teachers, want.Teachers) || !slices.Equal(c.Students, want.Students):
 			diffs = append(diffs, fmt.Sprintf("ASM class %q: changed to %q (source %s, teachers %v, students %v), want it as seeded",
 				want.Name, c.Name, c.Source, c.Teachers, c.Students))
 		}
@@ -336,25 +337,4 @@ func firstN(s []string, n int) string {
 		return strings.Join(s, ", ")
 	}
 	return strings.Join(s[:n], ", ") + fmt.Sprintf(", ... %d more", len(s)-n)
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

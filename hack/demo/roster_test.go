@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -327,7 +328,7 @@ func TestPickAbsentStudentsTakesOnlyStudentsWhoseEveryIPadWillBeTheirs(t *testin
 			}
 		}
 		for _, s := range r.Sections {
-			if s.Case != "" && (contains(s.Students, p.DistrictID) || contains(s.Teachers, p.DistrictID)) {
+			if s.Case != "" && (slices.Contains(s.Students, p.DistrictID) || slices.Contains(s.Teachers, p.DistrictID)) {
 				t.Errorf("%s sits in class %s of the awkward case %s", a.Username, s.SourcedID, s.Case)
 			}
 		}

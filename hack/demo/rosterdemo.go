@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func (d *demo) seedJamfSchoolRoster() {
 	before := d.rosterSnapshot()
 	var asm []mdmClass
 	for _, c := range before.Classes {
-		if contains(d.asmUUIDs, c.UUID) {
+		if slices.Contains(d.asmUUIDs, c.UUID) {
 			asm = append(asm, c)
 		}
 	}

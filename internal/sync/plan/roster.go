@@ -546,22 +546,31 @@ func refsOf(refs []string) []GroupRef {
 
 func sortGroupRefs(gs []GroupRef) {
 	slices.SortFunc(gs, func(a, b GroupRef) int {
-		switch {
-		case a.Ref != "" && b.Ref != "":
-			if refLess(a.Ref, b.Ref) {
-				return -1
-			}
-			if refLess(b.Ref, a.Ref) {
-				return 1
-			}
-			return 0
-		case a.Ref != "":
-			return -1
-		case b.Ref != "":
-			return 1
+		if c, ok := compareRefs(a.Ref, b.Ref); ok {
+			return c
 		}
 		return cmp.Or(cmp.Compare(a.Location, b.Location), cmp.Compare(a.Name, b.Name))
 	})
+}
+
+// compareRefs orders references to existing objects (by ref, see refLess) before references by name; ok
+// is false when neither has a ref (the caller orders them by name).
+func compareRefs(a, b string) (c int, ok bool) {
+	switch {
+	case a != "" && b != "":
+		if refLess(a, b) {
+			return -1, true
+		}
+		if refLess(b, a) {
+			return 1, true
+		}
+		return 0, true
+	case a != "":
+		return -1, true
+	case b != "":
+		return 1, true
+	}
+	return 0, false
 }
 
 // groupNames shows a membership list for status: group names, comma-separated.
@@ -723,19 +732,8 @@ func sortUserRefs(rs []UserRef) []UserRef {
 		return []UserRef{}
 	}
 	slices.SortFunc(rs, func(a, b UserRef) int {
-		switch {
-		case a.Ref != "" && b.Ref != "":
-			if refLess(a.Ref, b.Ref) {
-				return -1
-			}
-			if refLess(b.Ref, a.Ref) {
-				return 1
-			}
-			return 0
-		case a.Ref != "":
-			return -1
-		case b.Ref != "":
-			return 1
+		if c, ok := compareRefs(a.Ref, b.Ref); ok {
+			return c
 		}
 		return cmp.Compare(a.Username, b.Username)
 	})
