@@ -68,7 +68,7 @@ import (
 //	two MDM classes carry the class's marker    -> skip DuplicateClass
 //	one MDM class carries the marker            -> that class (any location: Jamf School's PUT does not move a class)
 //	else one MDM class of the name in the       -> adopted: ClassUpdated sets the marker description
-//	location (two or more: skip DuplicateClass)
+//	location (two or more: skip DuplicateClass)    (it carries another roster class's marker: skip DuplicateClass)
 //	else                                        -> ClassCreated (name, marker description, members, location)
 //	name or description differs                 -> ClassUpdated
 //	members differ (MembersKnown only)          -> MembersChanged; both lists always set together; with a name or
@@ -658,6 +658,12 @@ func (b *rosterBuilder) classes() {
 			switch same := byName[k]; {
 			case len(same) > 1:
 				b.skip(KindClass, rc.name, rc.c.ID, ReasonDuplicateClass, "%d MDM classes are named %q in location %q: none is adopted or written", len(same), rc.name, rc.location)
+				continue
+			case len(same) == 1 && strings.HasPrefix(same[0].Description, ClassMarkerPrefix):
+				// Another roster class's class (its own, or one it left): adopting it would rewrite that
+				// class's marker and members, and both roster classes would write it.
+				b.skip(KindClass, rc.name, rc.c.ID, ReasonDuplicateClass, "the MDM class %q (%s) in location %q carries the marker of roster class %q: it is not adopted",
+					same[0].Name, same[0].Ref, rc.location, strings.TrimPrefix(same[0].Description, ClassMarkerPrefix))
 				continue
 			case len(same) == 1:
 				mc = same[0]

@@ -324,6 +324,18 @@ func TestBuildRoster(t *testing.T) {
 				m.Classes = append(m.Classes, MDMClass{Ref: "u-2", Name: "Copy", Description: ClassMarkerPrefix + "c1", Location: "Lincoln", MembersKnown: true})
 			}),
 			wantSkips: []string{"DuplicateClass Class LHS Algebra 3"}},
+		{name: "a class of that name carrying another roster class's marker is not adopted: skipped DuplicateClass",
+			classes: []roster.Class{
+				rclass("c1", "Algebra I", "3", "org1", "t1:teacher", "s1:student", "s2:student"),
+				rclass("c2", "Algebra", "3", "org1", "t1:teacher", "s1:student"),
+			},
+			mdm:         synced(),
+			wantChanges: []string{"ClassUpdated Class LHS Algebra I 3 @Lincoln name=LHS Algebra 3>LHS Algebra I 3"},
+			wantSkips:   []string{"DuplicateClass Class LHS Algebra 3"}},
+		{name: "a class of that name carrying a gone roster class's marker is not adopted: skipped DuplicateClass",
+			classes:   []roster.Class{rclass("c2", "Algebra", "3", "org1", "t1:teacher", "s1:student")},
+			mdm:       synced(),
+			wantSkips: []string{"DuplicateClass Class LHS Algebra 3"}},
 		{name: "two unmarked MDM classes of the name: none is adopted",
 			mdm: mdmWith(func(m *MDMRoster) {
 				m.Classes[0].Description = ""
