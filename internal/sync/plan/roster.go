@@ -87,7 +87,9 @@ import (
 //	                                               group, keeping its unmanaged groups; or trashed). A user already
 //	                                               moved (its membership is what the move writes) is left alone.
 //	classes.removeStale                         -> every non-ASM MDM class in a policy location carrying the marker of a
-//	                                               sourcedId no roster class has: Removed (deleted)
+//	                                               sourcedId no roster class has: Removed (deleted). Only in a location
+//	                                               the roster has an in-scope class in: an empty or partial class roster
+//	                                               deletes nothing where it has no class.
 //
 // Managed counts the MDM users (policy locations, not trashed, in a managed group) and marker classes in
 // policy locations: the measure of a percentage safety.maxRemovals.
@@ -873,8 +875,12 @@ func (b *rosterBuilder) removals() {
 			Fields: fields, Remove: rm})
 	}
 	classIDs := map[string]bool{}
+	classLocs := map[string]bool{} // locations the roster has a class in: the only ones classes are deleted in
 	for _, c := range b.data.Classes {
 		classIDs[c.ID] = true
+		if _, s, ok := b.scope(c.School); ok {
+			classLocs[s.Location] = true
+		}
 	}
 	for i := range b.mdm.Classes {
 		c := &b.mdm.Classes[i]
@@ -882,7 +888,7 @@ func (b *rosterBuilder) removals() {
 			continue
 		}
 		b.plan.Counts.Managed++
-		if b.rp.Classes == nil || !b.rp.Classes.RemoveStale || classIDs[strings.TrimPrefix(c.Description, ClassMarkerPrefix)] {
+		if b.rp.Classes == nil || !b.rp.Classes.RemoveStale || !classLocs[c.Location] || classIDs[strings.TrimPrefix(c.Description, ClassMarkerPrefix)] {
 			continue
 		}
 		b.change(RosterChange{Kind: KindClass, Action: ActionRemoved, Phase: PhaseRemovals, Name: c.Name, Ref: c.Ref, Location: c.Location,

@@ -443,6 +443,7 @@ func TestBuildRosterRemovals(t *testing.T) {
 		name        string
 		policy      func(testing.TB) Policy
 		mdm         MDMRoster
+		classes     []roster.Class // nil: rosterClasses()
 		wantChanges []string
 		wantManaged int
 	}{
@@ -490,6 +491,19 @@ func TestBuildRosterRemovals(t *testing.T) {
 			}),
 			wantManaged: 6,
 			wantChanges: []string{"Removed Class LHS Gone 1 @Lincoln name=LHS Gone 1>"}},
+		{name: "classes.removeStale deletes nothing when the roster has no class (an empty classes file is not every class gone)",
+			policy:  withStale(StaleKeep, "", true),
+			classes: []roster.Class{},
+			mdm: mdm(func(m *MDMRoster) {
+				m.Classes = append(m.Classes, MDMClass{Ref: "u-2", Name: "LHS Gone 1", Description: ClassMarkerPrefix + "c-gone", Location: "Lincoln", MembersKnown: true})
+			}),
+			wantManaged: 6},
+		{name: "classes.removeStale deletes nothing in a policy location none of the roster's classes is in",
+			policy: withStale(StaleKeep, "", true),
+			mdm: mdm(func(m *MDMRoster) {
+				m.Classes = append(m.Classes, MDMClass{Ref: "u-5", Name: "MHS Chemistry 2", Description: ClassMarkerPrefix + "c-mhs", Location: "Madison", MembersKnown: true})
+			}),
+			wantManaged: 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -497,7 +511,11 @@ func TestBuildRosterRemovals(t *testing.T) {
 			if strings.HasPrefix(tt.name, "a user whose username") {
 				people = append(people, rperson("s9", "student", "old.student", "org1"), rperson("s8", "student", "Old.Student", "org1"))
 			}
-			rp := BuildRoster(tt.policy(t), RosterData{People: people, Classes: rosterClasses()}, tt.mdm)
+			classes := tt.classes
+			if classes == nil {
+				classes = rosterClasses()
+			}
+			rp := BuildRoster(tt.policy(t), RosterData{People: people, Classes: classes}, tt.mdm)
 			changes, _ := summary(rp)
 			if !reflect.DeepEqual(changes, tt.wantChanges) {
 				t.Errorf("changes:\n got %q\nwant %q", changes, tt.wantChanges)
