@@ -454,3 +454,28 @@ func TestRosterSyncOnJamfProSyncsDevicesAndWarns(t *testing.T) {
 		t.Errorf("warnings %q, want one saying the roster was not synced", rep.Warnings)
 	}
 }
+
+// spec.schools[].location is matched to Jamf School's locations in any case (the Ready check does so):
+// a policy spelling them in another case gets the same run, and its second run creates no group again
+// and moves no user.
+func TestRosterRunWithLocationsInAnotherCaseASecondRunPlansNothing(t *testing.T) {
+	s := newRosterScenario(t)
+	for site, sc := range s.pol.Schools {
+		sc.Location = strings.ToUpper(sc.Location)
+		s.pol.Schools[site] = sc
+	}
+	if rep := s.run(t, nil); rep.Outcome != engine.Succeeded {
+		t.Fatalf("first run: %s (%v)", rep.Outcome, firstRosterErr(rep))
+	}
+	second := s.run(t, nil)
+	if second.Plan.Roster == nil {
+		t.Fatal("second run: no roster plan")
+	}
+	var left []string
+	for _, c := range second.Plan.Roster.Changes {
+		left = append(left, fmt.Sprintf("%s %s %q @%s %+v", c.Action, c.Kind, c.Name, c.Location, c.Fields))
+	}
+	if len(left) > 0 {
+		t.Errorf("second run plans %d roster changes, want none; first ones:\n%s", len(left), strings.Join(left[:min(5, len(left))], "\n"))
+	}
+}

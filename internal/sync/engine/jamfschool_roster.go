@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,10 +84,17 @@ func (t *JamfSchool) RosterInventory(ctx context.Context, locations []string) (p
 	if err != nil {
 		return plan.MDMRoster{}, err
 	}
+	// A location the policy names (in any case, as the Ready check matches them) is spelled as the
+	// policy spells it: the planner compares locations exactly, and would otherwise create the groups
+	// again and move every user at each run.
+	policySpelling := make(map[string]string, len(locations))
+	for _, l := range locations {
+		policySpelling[strings.ToLower(l)] = l
+	}
 	locName := make(map[int]string, len(locs))
 	byName := make(map[string]int, len(locs))
 	for _, l := range locs {
-		locName[l.ID] = l.Name
+		locName[l.ID] = cmp.Or(policySpelling[strings.ToLower(l.Name)], l.Name)
 		byName[strings.ToLower(l.Name)] = l.ID
 	}
 	t.locMu.Lock()

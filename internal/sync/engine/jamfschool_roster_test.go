@@ -106,7 +106,8 @@ func TestJamfSchoolRosterInventory(t *testing.T) {
 	other := sim.AddClass(jamfschoolsim.ClassState{Name: "Art", LocationID: 12, Students: []int{3}})
 	sim.ResetCounters()
 
-	got, err := tgt.RosterInventory(ctx, []string{strings.ToUpper(lhs)})
+	policyLHS := strings.ToUpper(lhs) // the policy's spelling of location 11
+	got, err := tgt.RosterInventory(ctx, []string{policyLHS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,18 +134,18 @@ func TestJamfSchoolRosterInventory(t *testing.T) {
 		got, want  any
 		callsCheck bool
 	}{
-		{"a user carries its id, names, email, location name and group ids", user("ada.lovelace"),
+		{"a user carries its id, names, email, location name (as the policy spells it) and group ids", user("ada.lovelace"),
 			plan.MDMUser{Ref: "1", Username: "ada.lovelace", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org",
-				Location: lhs, Groups: []string{strconv.Itoa(students)}}, false},
+				Location: policyLHS, Groups: []string{strconv.Itoa(students)}}, false},
 		{"a user in the trash is listed Trashed", user("aturing").Trashed, true, false},
 		{"a group carries its id, name and location name", got.Groups,
-			[]plan.MDMGroup{{Ref: strconv.Itoa(students), Name: "Students", Location: lhs}}, false},
+			[]plan.MDMGroup{{Ref: strconv.Itoa(students), Name: "Students", Location: policyLHS}}, false},
 		{"a class of the locations carries its members as sorted refs", class(api),
-			plan.MDMClass{Ref: api, Name: "Math", Description: plan.ClassMarkerPrefix + "c1", Location: lhs, Source: jamfschoolsim.SourceAPI,
+			plan.MDMClass{Ref: api, Name: "Math", Description: plan.ClassMarkerPrefix + "c1", Location: policyLHS, Source: jamfschoolsim.SourceAPI,
 				Students: []string{"1", "3"}, Teachers: []string{"3"}, MembersKnown: true}, false},
 		{"an ASM class is marked ASM and its members are not read", class(asm),
-			plan.MDMClass{Ref: asm, Name: "ASM Biology", Location: lhs, Source: jamfschoolsim.SourceASM, ASM: true}, false},
-		{"a class outside the locations has its members unread", class(other),
+			plan.MDMClass{Ref: asm, Name: "ASM Biology", Location: policyLHS, Source: jamfschoolsim.SourceASM, ASM: true}, false},
+		{"a class outside the locations has its members unread and Jamf School's location name", class(other),
 			plan.MDMClass{Ref: other, Name: "Art", Location: wms, Source: jamfschoolsim.SourceAPI}, false},
 		{"one GET /classes/{uuid}, for the one class whose members are read", sim.CallCount(jamfschoolsim.PatternClass), 1, false},
 	}
