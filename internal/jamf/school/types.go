@@ -59,7 +59,10 @@ type User struct {
 	Name        string
 	Notes       string
 	GroupIDs    []int
-	Groups      []string
+	// GroupIDsListed: the answer carried groupIds (an empty list included), so GroupIDs are the user's
+	// groups; false when it was left out or null.
+	GroupIDsListed bool
+	Groups         []string
 	// TeacherGroups are the user groups this user manages in the Jamf Teacher app.
 	TeacherGroups []int
 	Exclude       bool
@@ -239,6 +242,7 @@ func (w *wireUser) toUser() User {
 		FirstName: string(w.FirstName), LastName: string(w.LastName), Name: string(w.Name),
 		Notes: string(w.Notes), Exclude: bool(w.Exclude),
 	}
+	u.GroupIDsListed = w.GroupIDs != nil
 	for _, g := range w.GroupIDs {
 		u.GroupIDs = append(u.GroupIDs, int(g))
 	}

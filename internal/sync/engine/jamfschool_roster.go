@@ -104,6 +104,10 @@ func (t *JamfSchool) RosterInventory(ctx context.Context, locations []string) (p
 	var out plan.MDMRoster
 	out.Users = make([]plan.MDMUser, 0, len(users))
 	for _, u := range users {
+		if !u.GroupIDsListed {
+			// memberOf replaces every membership: a user whose groups are unknown would lose them all.
+			return plan.MDMRoster{}, fmt.Errorf("Jamf School listed user %q (id %d) without groupIds: its group memberships are unknown, nothing is planned", u.Username, u.ID)
+		}
 		mu := plan.MDMUser{Ref: strconv.Itoa(u.ID), Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
 			Email: u.Email, Location: locName[u.LocationID], Trashed: strings.EqualFold(u.Status, "Trash")}
 		for _, g := range u.GroupIDs {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -605,6 +606,56 @@ func TestJamfSchoolCheckTestsTheRosterReadsOnlyForARosterSync(t *testing.T) {
 				t.Fatalf("Check: %v, want nil", err)
 			case tt.wantRefused && (!errors.As(err, &ce) || !ce.Refused || !strings.Contains(err.Error(), tt.wantMessage)):
 				t.Fatalf("Check: %v, want a refusal naming %q", err, tt.wantMessage)
+			}
+		})
+	}
+}
+
+// memberOf replaces every membership, so a user listed without its groupIds would lose every group the
+// policy does not manage: such a listing fails the inventory (a user with no group lists []).
+func TestJamfSchoolRosterInventoryFailsOnAUserListedWithoutGroupIds(t *testing.T) {
+	tests := []struct {
+		name     string
+		groupIds string // the user's "groupIds" member, "" to leave it out
+		wantErr  bool
+	}{
+		{name: "groupIds [] is a user in no group", groupIds: `"groupIds":[],`},
+		{name: "groupIds listed are the user's groups", groupIds: `"groupIds":[5],`},
+		{name: "groupIds left out fails the read", groupIds: "", wantErr: true},
+		{name: "groupIds null fails the read", groupIds: `"groupIds":null,`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bodies := map[string]string{
+				"/api/users": `{"code":200,"count":1,"users":[{"id":7,"locationId":11,"status":"Active","username":"ada","email":"ada@example.org",` +
+					tt.groupIds + `"firstName":"Ada","lastName":"Lovelace"}]}`,
+				"/api/users/groups": `{"code":200,"count":1,"groups":[{"id":5,"locationId":11,"name":"Art Club"}]}`,
+				"/api/classes":      `{"code":200,"classes":[]}`,
+				"/api/locations":    `{"locations":[{"id":11,"name":"Lincoln High School"}]}`,
+			}
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, ok := bodies[r.URL.Path]
+				if !ok || r.Method != http.MethodGet {
+					http.Error(w, `{"code":404,"message":"NotFound"}`, http.StatusNotFound)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			pool := x509.NewCertPool()
+			pool.AddCert(srv.Certificate())
+			cl, err := school.New(school.Config{BaseURL: srv.URL + "/api", NetworkID: jamfschoolsim.DefaultNetworkID,
+				APIKey: jamfschoolsim.DefaultAPIKey, Backoff: fastBackoff, HTTPClient: httpx.NewClient(httpx.ClientOptions{RootCAs: pool})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = (&engine.JamfSchool{Client: cl}).RosterInventory(context.Background(), []string{lhs})
+			switch {
+			case tt.wantErr && (err == nil || !strings.Contains(err.Error(), `"ada"`) || !strings.Contains(err.Error(), "groupIds")):
+				t.Errorf("err = %v, want one naming user \"ada\" and groupIds", err)
+			case !tt.wantErr && err != nil:
+				t.Errorf("err = %v, want none", err)
 			}
 		})
 	}
