@@ -31,7 +31,8 @@ import (
 //	role in Teachers.Roles (case-insensitive)   -> teacher
 //	PatronType in Teachers.PatronTypes          -> teacher
 //	MDM user (by username) in a Teachers.Groups -> teacher
-//	role student, or no role (an SIS CSV row)   -> student
+//	role student, or no role (an SIS CSV row)   -> student; an SIS row of a patron type that is not in the
+//	                                               policy's StudentPatronTypes (Parent, ...) -> no user
 //	any other role (guardian, aide, ...)        -> no user (counted in People, never written)
 //
 // # Users (RosterSync.Users set)
@@ -250,6 +251,7 @@ func (b *rosterBuilder) people() {
 	b.names = map[string][]*rosterPerson{}
 	patronTeacher := foldSet(b.rp.Teachers.PatronTypes)
 	groupTeacher := foldSet(b.rp.Teachers.Groups)
+	studentTypes := foldSet(b.p.StudentPatronTypes)
 	for _, p := range b.data.People {
 		site, school, ok := b.scope(p.Orgs...)
 		if !ok {
@@ -274,7 +276,7 @@ func (b *rosterBuilder) people() {
 		switch {
 		case b.teacherRole[fold(p.Role)], p.PatronType != "" && patronTeacher[fold(p.PatronType)], rp.user != nil && b.inGroup(rp.user, groupTeacher):
 			rp.kind = personTeacher
-		case fold(p.Role) == "student", p.Role == "":
+		case fold(p.Role) == "student", p.Role == "" && (p.PatronType == "" || len(studentTypes) == 0 || studentTypes[fold(p.PatronType)]):
 			rp.kind = personStudent
 		}
 		b.plan.Counts.People++

@@ -182,6 +182,21 @@ func TestBuildRoster(t *testing.T) {
 				return p
 			}),
 			mdm: synced()},
+		{name: "an SIS row (no role) whose patron type is neither a student nor a teacher type (Parent) gets no user and is not skipped",
+			policy: pol(func(p *Policy) { p.StudentPatronTypes = []string{"Student"} }),
+			people: people(func(p []roster.Person) []roster.Person {
+				g := rperson("g1", "", "gale.parent", "org1")
+				g.PatronType = "Parent"
+				return append(p, g)
+			}),
+			mdm: synced()},
+		{name: "an SIS row (no role) with no patron type is a student",
+			policy: pol(func(p *Policy) { p.StudentPatronTypes = []string{"Student"} }),
+			people: people(func(p []roster.Person) []roster.Person {
+				p[1].Role = ""
+				return p
+			}),
+			mdm: synced()},
 		{name: "a person whose MDM user is in a Teachers.Groups group is a teacher",
 			policy: pol(func(p *Policy) { p.RosterSync.Teachers.Groups = []string{"Lehrkraefte"} }),
 			people: people(func(p []roster.Person) []roster.Person { p[0].Role = "staff"; return p }),
