@@ -64,10 +64,11 @@ func (c *Client) MoveUser(ctx context.Context, id, locationID int) error {
 }
 
 // TrashUser is DELETE /users/{id}. It does not delete: Jamf School moves the user to the trash
-// (status "Trash", still listed by GET /users). A repeated DELETE leaves it there, so it is retried.
+// (status "Trash", still listed by GET /users). What a second DELETE does to a user already in the trash
+// is not public (it may delete it for good), so a failed one is retried only on 429, as a creation is.
 func (c *Client) TrashUser(ctx context.Context, id int) error {
 	var resp envelope
-	return c.do(ctx, request{op: "TrashUser", method: "DELETE", path: "/users/" + strconv.Itoa(id), idempotent: true}, &resp)
+	return c.do(ctx, request{op: "TrashUser", method: "DELETE", path: "/users/" + strconv.Itoa(id)}, &resp)
 }
 
 // --- user groups (/users/groups; there is no /groups) -----------------------------------------

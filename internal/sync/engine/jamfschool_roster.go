@@ -206,8 +206,9 @@ func readAllN(ctx context.Context, n int, fns ...func(context.Context) error) er
 	return first
 }
 
-// ApplyRoster implements RosterTarget. Creations (POST) are not marked Transient: a failed POST may
-// have created the object, and the next run finds it; the client retries them only on 429. Every other
+// ApplyRoster implements RosterTarget. Creations (POST) and a user's trash (DELETE) are not marked
+// Transient: a failed POST may have created the object, and the next run finds it; a repeated DELETE
+// of a user in the trash might delete it for good. The client retries them only on 429. Every other
 // write sets absolute values and is Transient when the failure is temporary. A password is never
 // logged or put in an error.
 func (t *JamfSchool) ApplyRoster(ctx context.Context, c plan.RosterChange) error {
@@ -493,7 +494,8 @@ func (t *JamfSchool) remove(ctx context.Context, rr *rosterRun, c plan.RosterCha
 		return err
 	}
 	if c.Remove == nil || c.Remove.MoveTo == nil {
-		return transientIf(t.Client.TrashUser(ctx, id))
+		// Not Transient: a repeated DELETE of a user in the trash might delete it for good.
+		return t.Client.TrashUser(ctx, id)
 	}
 	groups := c.Remove.Groups
 	if len(groups) == 0 {

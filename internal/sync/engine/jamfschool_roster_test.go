@@ -660,3 +660,24 @@ func TestJamfSchoolRosterInventoryFailsOnAUserListedWithoutGroupIds(t *testing.T
 		})
 	}
 }
+
+// What a second DELETE /users/{id} does to a user already in the trash is not public (it may delete it for
+// good): a trash whose answer failed is neither retried by the client nor Transient; the next run finds
+// the user in the trash and leaves it.
+func TestJamfSchoolApplyRosterNeverRepeatsATrash(t *testing.T) {
+	ctx := context.Background()
+	sim, tgt := rosterSide(t, rosterDistrict())
+	if _, err := tgt.RosterInventory(ctx, []string{lhs}); err != nil {
+		t.Fatal(err)
+	}
+	sim.FailNext(jamfschoolsim.PatternTrashUser, 1, simhttp.FaultStatus503)
+	err := tgt.ApplyRoster(ctx, plan.RosterChange{Kind: plan.KindUser, Action: plan.ActionRemoved, Name: "ada.lovelace", Ref: "1",
+		Location: lhs, Remove: &plan.RemoveSet{}})
+	var tr *engine.Transient
+	if err == nil || errors.As(err, &tr) {
+		t.Errorf("err %v, want a failure that is not Transient", err)
+	}
+	if n := sim.CallCount(jamfschoolsim.PatternTrashUser); n != 1 {
+		t.Errorf("%d DELETE /users/{id}, want 1", n)
+	}
+}
