@@ -79,6 +79,8 @@ import (
 // Members: an enrollment whose role is in Teachers.Roles is a teacher, role student a student; other roles
 // are not members. A member is its MDM user (by username, not trashed, exactly one), or the user this run
 // creates (UserRef by username); without either, the class is written without it and reported NoMDMUser.
+// An enrollment of a person the roster has no usable row for (left out for a missing role or a duplicated
+// id) is reported NoMDMUser too, and an existing class's members are then left as they are.
 // A class with no teacher is written and reported NoTeacher.
 //
 // # Removals (phase Removals)
@@ -678,7 +680,9 @@ func (b *rosterBuilder) classes() {
 }
 
 // members resolves a class's enrollments into MDM user references, reporting those without a user.
-func (b *rosterBuilder) members(rc *rosterClass) (students, teachers []UserRef) {
+// unknown counts enrollments of people the roster has no usable row for (a row left out for a missing
+// role or a duplicated id): the class's current members are then kept.
+func (b *rosterBuilder) members(rc *rosterClass, existing bool) (students, teachers []UserRef, unknown int) {
 	for _, e := range rc.c.Enrollments {
 		var teacher bool
 		switch {
@@ -690,7 +694,14 @@ func (b *rosterBuilder) members(rc *rosterClass) (students, teachers []UserRef) 
 		}
 		ref, why := b.userRef(e.Person)
 		if ref == nil {
-			b.skip(KindClass, rc.name, rc.c.ID, ReasonNoMDMUser, "member %q (%s) %s: the class is written without them", e.Person, e.Role, why)
+			what := "the class is written without them"
+			if _, known := b.allPeople[e.Person]; !known {
+				unknown++
+				if existing {
+					what = "the class's members are left as they are"
+				}
+			}
+			b.skip(KindClass, rc.name, rc.c.ID, ReasonNoMDMUser, "member %q (%s) %s: %s", e.Person, e.Role, why, what)
 			continue
 		}
 		if teacher {
@@ -699,7 +710,7 @@ func (b *rosterBuilder) members(rc *rosterClass) (students, teachers []UserRef) 
 			students = append(students, *ref)
 		}
 	}
-	return sortUserRefs(students), sortUserRefs(teachers)
+	return sortUserRefs(students), sortUserRefs(teachers), unknown
 }
 
 // userRef is the MDM user of a roster person: an existing one by Ref, one created this run by username.
@@ -751,7 +762,7 @@ func sortUserRefs(rs []UserRef) []UserRef {
 }
 
 func (b *rosterBuilder) class(rc *rosterClass, mc *MDMClass, marker string) {
-	students, teachers := b.members(rc)
+	students, teachers, unknown := b.members(rc, mc != nil)
 	if len(teachers) == 0 {
 		b.skip(KindClass, rc.name, rc.c.ID, ReasonNoTeacher, "roster class %q has no teacher: it is written with its students", rc.c.ID)
 	}
@@ -779,7 +790,7 @@ func (b *rosterBuilder) class(rc *rosterClass, mc *MDMClass, marker string) {
 		fields = append(fields, FieldChange{Field: "description", Old: mc.Description, New: marker})
 		action = ActionClassUpdated
 	}
-	if mc.MembersKnown && (!sameMembers(students, mc.Students) || !sameMembers(teachers, mc.Teachers)) {
+	if mc.MembersKnown && unknown == 0 && (!sameMembers(students, mc.Students) || !sameMembers(teachers, mc.Teachers)) {
 		set.Students, set.Teachers, set.SetMembers = students, teachers, true
 		fields = append(fields,
 			FieldChange{Field: "students", Old: b.userNames(refsToUsers(mc.Students)), New: b.userNames(students)},

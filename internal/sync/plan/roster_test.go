@@ -351,6 +351,21 @@ func TestBuildRoster(t *testing.T) {
 			classes:   []roster.Class{rclass("c2", "Algebra", "3", "org1", "t1:teacher", "s1:student")},
 			mdm:       synced(),
 			wantSkips: []string{"DuplicateClass Class LHS Algebra 3"}},
+		{name: "a class enrolling a person the roster has no usable row for keeps its members (a bad row is not a member gone)",
+			classes: []roster.Class{rclass("c1", "Algebra", "3", "org1", "t1:teacher", "s1:student", "s2:student", "x9:student")},
+			people: people(func(p []roster.Person) []roster.Person {
+				return slices.DeleteFunc(p, func(p roster.Person) bool { return p.ID == "s2" })
+			}),
+			mdm: mdmWith(func(m *MDMRoster) {
+				m.Users = slices.DeleteFunc(m.Users, func(u MDMUser) bool { return u.Ref == "13" })
+				m.Classes[0].Students = []string{"12", "13"}
+			}),
+			wantSkips: []string{"NoMDMUser Class LHS Algebra 3", "NoMDMUser Class LHS Algebra 3"}},
+		{name: "a new class enrolling a person the roster has no usable row for is created without them",
+			classes:     []roster.Class{rclass("c1", "Algebra", "3", "org1", "t1:teacher", "s1:student", "x9:student")},
+			mdm:         mdmWith(func(m *MDMRoster) { m.Classes = nil }),
+			wantChanges: []string{"ClassCreated Class LHS Algebra 3 @Lincoln name=>LHS Algebra 3; description=>" + ClassMarkerPrefix + "c1; students=>avery.smith; teachers=>jordan.lee"},
+			wantSkips:   []string{"NoMDMUser Class LHS Algebra 3"}},
 		{name: "two unmarked MDM classes of the name: none is adopted",
 			mdm: mdmWith(func(m *MDMRoster) {
 				m.Classes[0].Description = ""
