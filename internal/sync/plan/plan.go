@@ -69,9 +69,9 @@
 //
 //   - Ownership: a field is compared and written only when its group is in spec.fields.manage (name, user,
 //     location, lostMode) and it has a rule (a non-nil template; the building or location from the school map).
-//   - Username, email, building and department compare case-insensitively (directories and Jamf's name
-//     lookups ignore case, so a case-only difference would be rewritten every run); name, real name, room,
-//     position and location compare exactly. The device's value is trimmed before comparing.
+//   - Username, email, building, department and Jamf School location compare case-insensitively
+//     (directories and Jamf's name lookups ignore case, so a case-only difference would be rewritten every
+//     run); name, real name, room and position compare exactly. The device's value is trimmed before comparing.
 //   - An empty rendered value clears the field ("" is written). An empty device name is a TemplateError:
 //     a device always has a name. A change that empties a field the device had a value in counts
 //     towards Counts.Clears (safety.maxClears), whatever its action.
@@ -494,7 +494,8 @@ func (r *rule) place() {
 		r.want(FieldBuilding, r.dev.Building, r.school.Building, true, true, &r.set.Building)
 	}
 	if tg.Location && r.school.Location != "" {
-		r.want(FieldLocation, r.dev.Location, r.school.Location, false, true, &r.set.Location)
+		// Like a building, a location is resolved by name in any case (the target and Ready both do).
+		r.want(FieldLocation, r.dev.Location, r.school.Location, true, true, &r.set.Location)
 	}
 }
 
@@ -525,7 +526,8 @@ func (r *rule) clearUserAndLocation() {
 			r.want(FieldBuilding, r.dev.Building, "", true, true, &r.set.Building)
 		}
 		if tg.Location && r.school.Location != "" {
-			r.want(FieldLocation, r.dev.Location, r.school.Location, false, true, &r.set.Location)
+			// Like a building, a location is resolved by name in any case (the target and Ready both do).
+			r.want(FieldLocation, r.dev.Location, r.school.Location, true, true, &r.set.Location)
 		}
 		if r.department() != nil {
 			r.want(FieldDepartment, r.dev.Department, "", true, tg.Department, &r.set.Department)

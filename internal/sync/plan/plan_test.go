@@ -609,6 +609,13 @@ func TestBuild(t *testing.T) {
 				Fields: []FieldChange{fc("location", "Washington", "Lincoln")}, Set: Set{Location: sp("Lincoln")}}},
 		},
 		{
+			name:    "Jamf School location compares case-insensitively, as the policy's location is resolved: no move every run",
+			policy:  func(p *Policy) { jamfSchool(p) },
+			items:   []Item{item(itemA, serialA, "checked out", ada())},
+			devices: []Device{schoolDevice(func(d *Device) { d.Location = "LINCOLN" })},
+			inSync:  1,
+		},
+		{
 			name:    "Jamf School available device: owner removed, location kept at the school, counted Cleared",
 			policy:  func(p *Policy) { jamfSchool(p) },
 			items:   []Item{item(itemA, serialA, "available", nil)},
