@@ -80,7 +80,8 @@ import (
 // are not members. A member is its MDM user (by username, not trashed, exactly one), or the user this run
 // creates (UserRef by username); without either, the class is written without it and reported NoMDMUser.
 // An enrollment of a person the roster has no usable row for (left out for a missing role or a duplicated
-// id) is reported NoMDMUser too, and an existing class's members are then left as they are.
+// id) is reported NoMDMUser too, and an existing class's members are then left as they are. A person whose
+// user cannot be told apart (DuplicateUser, several MDM users, one in the trash) keeps the seat they have.
 // A class with no teacher is written and reported NoTeacher.
 //
 // # Removals (phase Removals)
@@ -681,8 +682,10 @@ func (b *rosterBuilder) classes() {
 
 // members resolves a class's enrollments into MDM user references, reporting those without a user.
 // unknown counts enrollments of people the roster has no usable row for (a row left out for a missing
-// role or a duplicated id): the class's current members are then kept.
-func (b *rosterBuilder) members(rc *rosterClass, existing bool) (students, teachers []UserRef, unknown int) {
+// role or a duplicated id): the class's current members are then kept. A person the roster knows but
+// whose user cannot be told (a username two people share, several MDM users, one in the trash) keeps the
+// seat they already have in an existing class (mc): an ambiguity never takes anyone out of a class.
+func (b *rosterBuilder) members(rc *rosterClass, mc *MDMClass) (students, teachers []UserRef, unknown int) {
 	for _, e := range rc.c.Enrollments {
 		var teacher bool
 		switch {
@@ -692,25 +695,49 @@ func (b *rosterBuilder) members(rc *rosterClass, existing bool) (students, teach
 		default:
 			continue
 		}
+		list := &students
+		if teacher {
+			list = &teachers
+		}
 		ref, why := b.userRef(e.Person)
 		if ref == nil {
 			what := "the class is written without them"
-			if _, known := b.allPeople[e.Person]; !known {
+			p, known := b.allPeople[e.Person]
+			switch kept := b.seatsHeld(mc, p.Username, teacher); {
+			case !known:
 				unknown++
-				if existing {
+				if mc != nil {
 					what = "the class's members are left as they are"
 				}
+			case len(kept) > 0:
+				*list = append(*list, kept...)
+				what = "the seat they have in the class is kept"
 			}
 			b.skip(KindClass, rc.name, rc.c.ID, ReasonNoMDMUser, "member %q (%s) %s: %s", e.Person, e.Role, why, what)
 			continue
 		}
-		if teacher {
-			teachers = append(teachers, *ref)
-		} else {
-			students = append(students, *ref)
-		}
+		*list = append(*list, *ref)
 	}
 	return sortUserRefs(students), sortUserRefs(teachers), unknown
+}
+
+// seatsHeld are the members of an existing class (as teachers or as students) whose MDM user has the
+// username.
+func (b *rosterBuilder) seatsHeld(mc *MDMClass, username string, teacher bool) []UserRef {
+	if mc == nil || !mc.MembersKnown || username == "" {
+		return nil
+	}
+	seats := mc.Students
+	if teacher {
+		seats = mc.Teachers
+	}
+	var out []UserRef
+	for _, u := range b.usersByName[fold(username)] {
+		if slices.Contains(seats, u.Ref) {
+			out = append(out, UserRef{Ref: u.Ref})
+		}
+	}
+	return out
 }
 
 // userRef is the MDM user of a roster person: an existing one by Ref, one created this run by username.
@@ -762,7 +789,7 @@ func sortUserRefs(rs []UserRef) []UserRef {
 }
 
 func (b *rosterBuilder) class(rc *rosterClass, mc *MDMClass, marker string) {
-	students, teachers, unknown := b.members(rc, mc != nil)
+	students, teachers, unknown := b.members(rc, mc)
 	if len(teachers) == 0 {
 		b.skip(KindClass, rc.name, rc.c.ID, ReasonNoTeacher, "roster class %q has no teacher: it is written with its students", rc.c.ID)
 	}

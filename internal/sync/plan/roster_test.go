@@ -210,25 +210,31 @@ func TestBuildRoster(t *testing.T) {
 			people:    people(func(p []roster.Person) []roster.Person { return append(p, rperson("s3", "student", "", "org1")) }),
 			mdm:       synced(),
 			wantSkips: []string{"NoUsername User s3"}},
-		{name: "two roster people with one username (any case) are both skipped and left out of classes",
+		{name: "two roster people with one username (any case) are both skipped; the class seat one of them has is kept, not taken away",
 			people: people(func(p []roster.Person) []roster.Person {
 				return append(p, rperson("s3", "student", "Blake.Jones", "org1"))
 			}),
-			mdm: synced(),
+			mdm:       synced(),
+			wantSkips: []string{"NoMDMUser Class LHS Algebra 3", "DuplicateUser User Blake.Jones", "DuplicateUser User blake.jones"}},
+		{name: "a member whose user cannot be told apart keeps their seat while the class's other members change",
+			people: people(func(p []roster.Person) []roster.Person {
+				return append(p, rperson("s3", "student", "Blake.Jones", "org1"), rperson("s4", "student", "casey.new", "org1"))
+			}),
+			classes: []roster.Class{rclass("c1", "Algebra", "3", "org1", "t1:teacher", "s1:student", "s2:student", "s4:student")},
+			mdm:     synced(),
 			wantChanges: []string{
-				"MembersChanged Class LHS Algebra 3 @Lincoln students=avery.smith, blake.jones>avery.smith; teachers=jordan.lee>jordan.lee",
+				"UserCreated User casey.new @Lincoln username=>casey.new; firstName=>Casey; lastName=>New; email=>casey.new@example.org; location=>Lincoln; groups=>LHS Students",
+				"MembersChanged Class LHS Algebra 3 @Lincoln students=avery.smith, blake.jones>avery.smith, blake.jones, casey.new; teachers=jordan.lee>jordan.lee",
 			},
 			wantSkips: []string{"NoMDMUser Class LHS Algebra 3", "DuplicateUser User Blake.Jones", "DuplicateUser User blake.jones"}},
-		{name: "two MDM users with the person's username: skipped DuplicateUser",
+		{name: "two MDM users with the person's username: skipped DuplicateUser, the class seat one of them has is kept",
 			mdm: mdmWith(func(m *MDMRoster) {
 				m.Users = append(m.Users, MDMUser{Ref: "14", Username: "AVERY.SMITH", Email: "other@example.org", Location: "Madison"})
 			}),
-			wantChanges: []string{"MembersChanged Class LHS Algebra 3 @Lincoln students=avery.smith, blake.jones>blake.jones; teachers=jordan.lee>jordan.lee"},
-			wantSkips:   []string{"NoMDMUser Class LHS Algebra 3", "DuplicateUser User avery.smith"}},
-		{name: "a person whose MDM user is in the trash is skipped UserInTrash",
-			mdm:         mdmWith(func(m *MDMRoster) { m.Users[1].Trashed = true; m.Users[1].FirstName = "Old" }),
-			wantChanges: []string{"MembersChanged Class LHS Algebra 3 @Lincoln students=avery.smith, blake.jones>blake.jones; teachers=jordan.lee>jordan.lee"},
-			wantSkips:   []string{"NoMDMUser Class LHS Algebra 3", "UserInTrash User avery.smith"}},
+			wantSkips: []string{"NoMDMUser Class LHS Algebra 3", "DuplicateUser User avery.smith"}},
+		{name: "a person whose MDM user is in the trash is skipped UserInTrash, and keeps the class seat it has",
+			mdm:       mdmWith(func(m *MDMRoster) { m.Users[1].Trashed = true; m.Users[1].FirstName = "Old" }),
+			wantSkips: []string{"NoMDMUser Class LHS Algebra 3", "UserInTrash User avery.smith"}},
 		{name: "a new person without an email is skipped NoEmail",
 			people: people(func(p []roster.Person) []roster.Person {
 				s := rperson("s3", "student", "casey.new", "org1")
