@@ -66,6 +66,8 @@ import (
 //	name template fails or renders ""           -> skip TemplateError
 //	two roster classes, one name, one location  -> both skip DuplicateClass
 //	an ASM class of that name in that location  -> skip ManagedByASM: never written (one report per ASM class)
+//	an ASM class in a policy location no roster -> reported ManagedByASM: never written
+//	class renders the name of
 //	two MDM classes carry the class's marker    -> skip DuplicateClass
 //	one MDM class carries the marker            -> that class (any location: Jamf School's PUT does not move a class)
 //	else one MDM class of the name in the       -> adopted: ClassUpdated sets the marker description
@@ -641,6 +643,16 @@ func (b *rosterBuilder) classes() {
 		list = append(list, rc)
 		named[groupKey(rc.location, name)]++
 	}
+	reported := map[*MDMClass]bool{}
+	defer func() {
+		// Every other ASM class in the policy's locations is reported too: the sync leaves it alone, and a
+		// roster class it was meant to match (under another name) is written beside it.
+		for i := range b.mdm.Classes {
+			if a := &b.mdm.Classes[i]; a.ASM && !reported[a] && b.locations[a.Location] {
+				b.skip(KindClass, a.Name, "", ReasonManagedByASM, "the MDM class %q (%s) in location %q is synced from Apple School Manager: the roster sync never writes it (no roster class renders its name)", a.Name, a.Ref, a.Location)
+			}
+		}
+	}()
 	for _, rc := range list {
 		k := groupKey(rc.location, rc.name)
 		if n := named[k]; n > 1 {
@@ -649,6 +661,7 @@ func (b *rosterBuilder) classes() {
 		}
 		if as := asm[k]; len(as) > 0 {
 			for _, a := range as {
+				reported[a] = true
 				b.skip(KindClass, rc.name, rc.c.ID, ReasonManagedByASM, "the MDM class %q (%s) in location %q is synced from Apple School Manager: it is never written", a.Name, a.Ref, a.Location)
 			}
 			continue

@@ -336,6 +336,12 @@ func TestBuildRoster(t *testing.T) {
 				m.Classes = []MDMClass{{Ref: "asm-1", Name: "LHS Algebra 3", Location: "Lincoln", Source: "asm", ASM: true}}
 			}),
 			wantSkips: []string{"ManagedByASM Class LHS Algebra 3"}},
+		{name: "an ASM class no roster class renders the name of, in a policy location, is reported and never written",
+			mdm: mdmWith(func(m *MDMRoster) {
+				m.Classes = append(m.Classes, MDMClass{Ref: "asm-2", Name: "Biology (ASM)", Location: "Lincoln", Source: "asm", ASM: true},
+					MDMClass{Ref: "asm-3", Name: "Elsewhere (ASM)", Location: "Elsewhere", Source: "asm", ASM: true})
+			}),
+			wantSkips: []string{"ManagedByASM Class Biology (ASM)"}},
 		{name: "two roster classes rendering one name in one location are both skipped",
 			classes:   append(rosterClasses(), rclass("c2", "Algebra", "3", "org1", "t1:teacher")),
 			mdm:       synced(),
