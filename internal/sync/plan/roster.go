@@ -56,8 +56,9 @@ import (
 //
 // Groups: the managed groups are every (location, name) the students and teachers templates render for an
 // in-scope person, plus the stale group in every policy location (names compare case-insensitively). A
-// user's desired membership is its current groups that are not managed plus the rendered group of its kind
-// (none when that template is nil); Groups is written only when the sets differ. A desired group that does
+// user's desired membership is its current groups that are not managed, the managed groups of its other
+// mapped schools it is already in (a teacher at two schools is never taken out of the second's), plus the
+// rendered group of its kind for its first school (none when that template is nil); Groups is written only when the sets differ. A desired group that does
 // not exist in that location is created once (GroupCreated, phase Groups), with the Teacher permission when
 // only teachers join it. Two MDM groups of one name in one location: the lowest ref is the one joined.
 //
@@ -153,6 +154,9 @@ type rosterPerson struct {
 	mdmDup   bool     // two or more MDM users have the username
 	dup      bool     // another in-scope person has the username
 	group    string   // rendered students or teachers group ("" none)
+	// also are the managed groups (groupKey) of the person's other mapped schools (a teacher at two
+	// schools): a membership of one of them is kept, never taken away.
+	also map[string]bool
 	groupErr error
 	create   bool // a UserCreated change is planned
 	data     naming.Data
@@ -336,6 +340,20 @@ func (b *rosterBuilder) people() {
 		}
 		rp.group = name
 		b.managed[groupKey(rp.location, name)] = true
+		for _, org := range rp.p.Orgs {
+			site, school, ok := b.scope(org)
+			if !ok || site == rp.site {
+				continue
+			}
+			d := rp.data
+			d.School, d.SchoolCode, d.SchoolName = site, site, school.SchoolName
+			if other, err := t.RenderPtr(&d); err == nil && other != "" {
+				if rp.also == nil {
+					rp.also = map[string]bool{}
+				}
+				rp.also[groupKey(school.Location, other)] = true
+			}
+		}
 	}
 	if b.rp.Users.RemoveStale == StaleMoveToGroup && b.rp.Users.StaleGroup != "" {
 		for loc := range b.locations {
@@ -501,7 +519,7 @@ func (b *rosterBuilder) updateUser(rp *rosterPerson) {
 		set.Location = ptr(rp.location)
 		fields = append(fields, FieldChange{Field: FieldLocation, Old: u.Location, New: rp.location})
 	}
-	if groups, changed := b.membership(u, b.desiredGroup(rp)); changed {
+	if groups, changed := b.membership(u, b.desiredGroup(rp), rp.also); changed {
 		set.Groups = groups
 		fields = append(fields, FieldChange{Field: "groups", Old: b.groupNames(refsOf(u.Groups)), New: b.groupNames(groups)})
 	}
@@ -513,13 +531,13 @@ func (b *rosterBuilder) updateUser(rp *rosterPerson) {
 		Location: rp.location, Fields: fields, User: set})
 }
 
-// membership is a user's desired groups: its unmanaged groups plus want (nil: none), sorted, and whether
-// that differs from its current groups.
-func (b *rosterBuilder) membership(u *MDMUser, want *GroupRef) ([]GroupRef, bool) {
+// membership is a user's desired groups: its unmanaged groups, the managed groups of its other schools
+// it is in (also), plus want (nil: none), sorted, and whether that differs from its current groups.
+func (b *rosterBuilder) membership(u *MDMUser, want *GroupRef, also map[string]bool) ([]GroupRef, bool) {
 	keep := map[string]bool{}
 	var out []GroupRef
 	for _, ref := range u.Groups {
-		if !b.isManaged(ref) && !keep[ref] {
+		if (!b.isManaged(ref) || b.inAlso(ref, also)) && !keep[ref] {
 			keep[ref] = true
 			out = append(out, GroupRef{Ref: ref})
 		}
@@ -542,6 +560,12 @@ func (b *rosterBuilder) membership(u *MDMUser, want *GroupRef) ([]GroupRef, bool
 		out = []GroupRef{}
 	}
 	return out, changed
+}
+
+// inAlso reports whether a group ref is one of a person's other schools' managed groups.
+func (b *rosterBuilder) inAlso(ref string, also map[string]bool) bool {
+	g, ok := b.groupByRef[ref]
+	return ok && also[groupKey(g.Location, g.Name)]
 }
 
 func refsOf(refs []string) []GroupRef {
@@ -915,7 +939,7 @@ func (b *rosterBuilder) removals() {
 				continue
 			}
 			to := b.groupRef(u.Location, us.StaleGroup, false)
-			groups, changed := b.membership(u, &to)
+			groups, changed := b.membership(u, &to, nil)
 			if !changed {
 				continue
 			}

@@ -205,6 +205,17 @@ func TestBuildRoster(t *testing.T) {
 				m.Users[0].Groups = []string{"2", "7"}
 			})},
 
+		{name: "a teacher at two schools keeps the other school's teachers group: joined in the first school's, never taken out of the second's",
+			people: people(func(p []roster.Person) []roster.Person {
+				p[0].Orgs = []string{"org1", "org2"}
+				return append(p, rperson("t2", "teacher", "morgan.madison", "org2"))
+			}),
+			mdm: mdmWith(func(m *MDMRoster) {
+				m.Groups = append(m.Groups, MDMGroup{Ref: "3", Name: "MHS Teachers", Location: "Madison"})
+				m.Users[0].Groups = []string{"2", "3"}
+				m.Users = append(m.Users, MDMUser{Ref: "14", Username: "morgan.madison", FirstName: "Morgan", LastName: "Madison",
+					Email: "morgan.madison@example.org", Location: "Madison", Groups: []string{"3"}})
+			})},
 		// Users.
 		{name: "a person without a username is skipped NoUsername",
 			people:    people(func(p []roster.Person) []roster.Person { return append(p, rperson("s3", "student", "", "org1")) }),
