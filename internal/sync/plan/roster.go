@@ -156,7 +156,7 @@ type rosterPerson struct {
 	group    string   // rendered students or teachers group ("" none)
 	// also are the managed groups (groupKey) of the person's other mapped schools (a teacher at two
 	// schools): a membership of one of them is kept, never taken away.
-	also map[string]bool
+	also     map[string]bool
 	groupErr error
 	create   bool // a UserCreated change is planned
 	data     naming.Data
