@@ -98,8 +98,8 @@ import (
 //	                                               the roster has an in-scope class in: an empty or partial class roster
 //	                                               deletes nothing where it has no class.
 //
-// Managed counts the MDM users (policy locations, not trashed, in a managed group) and marker classes in
-// policy locations: the measure of a percentage safety.maxRemovals.
+// Managed counts the MDM users (policy locations, not trashed, in a managed group other than the stale
+// group) and marker classes in policy locations: the measure of a percentage safety.maxRemovals.
 //
 // # Output
 //
@@ -923,9 +923,16 @@ func (b *rosterBuilder) removals() {
 	if b.rp.Users != nil {
 		us = b.rp.Users
 	}
+	// A user already moved to the stale group is no longer one the policy manages: counting it would let
+	// the percentage of maxRemovals grow with every year's leavers.
+	inPolicyGroup := func(ref string) bool {
+		g, ok := b.groupByRef[ref]
+		stale := ok && us != nil && us.RemoveStale == StaleMoveToGroup && fold(g.Name) == fold(us.StaleGroup)
+		return b.isManaged(ref) && !stale
+	}
 	for i := range b.mdm.Users {
 		u := &b.mdm.Users[i]
-		if u.Trashed || !b.locations[u.Location] || !slices.ContainsFunc(u.Groups, b.isManaged) {
+		if u.Trashed || !b.locations[u.Location] || !slices.ContainsFunc(u.Groups, inPolicyGroup) {
 			continue
 		}
 		b.plan.Counts.Managed++
