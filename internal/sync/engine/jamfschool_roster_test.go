@@ -51,6 +51,17 @@ func rosterDistrict() *district.District {
 
 // rosterSide serves the Jamf School simulator over TLS, as a tenant does, with a target trusting only
 // its certificate.
+// inventoriedRosterSide is rosterSide on the roster district, with the run's roster inventory read (as
+// the engine reads it before any ApplyRoster).
+func inventoriedRosterSide(t *testing.T) (*jamfschoolsim.Server, *engine.JamfSchool) {
+	t.Helper()
+	sim, tgt := rosterSide(t, rosterDistrict())
+	if _, err := tgt.RosterInventory(context.Background(), []string{lhs}); err != nil {
+		t.Fatal(err)
+	}
+	return sim, tgt
+}
+
 func rosterSide(t *testing.T, d *district.District) (*jamfschoolsim.Server, *engine.JamfSchool) {
 	t.Helper()
 	sim := jamfschoolsim.New(d, jamfschoolsim.Options{})
@@ -542,10 +553,7 @@ func TestJamfSchoolApplyRosterRefusals(t *testing.T) {
 // that class instead of creating a second one; a user creation that failed is never Transient.
 func TestJamfSchoolApplyRosterRetriesOnlyWhatIsSafe(t *testing.T) {
 	ctx := context.Background()
-	sim, tgt := rosterSide(t, rosterDistrict())
-	if _, err := tgt.RosterInventory(ctx, []string{lhs}); err != nil {
-		t.Fatal(err)
-	}
+	sim, tgt := inventoriedRosterSide(t)
 	class := plan.RosterChange{Kind: plan.KindClass, Action: plan.ActionClassCreated, Name: "Math", Key: "c1", Location: lhs,
 		Class: &plan.ClassSet{Name: sp("Math"), SetMembers: true, Students: []plan.UserRef{{Ref: "1"}}, Teachers: []plan.UserRef{}}}
 	sim.FailNext(jamfschoolsim.PatternSetClassMembers, 1+school.DefaultMaxRetries, simhttp.FaultStatus503)
@@ -666,10 +674,7 @@ func TestJamfSchoolRosterInventoryFailsOnAUserListedWithoutGroupIds(t *testing.T
 // the user in the trash and leaves it.
 func TestJamfSchoolApplyRosterNeverRepeatsATrash(t *testing.T) {
 	ctx := context.Background()
-	sim, tgt := rosterSide(t, rosterDistrict())
-	if _, err := tgt.RosterInventory(ctx, []string{lhs}); err != nil {
-		t.Fatal(err)
-	}
+	sim, tgt := inventoriedRosterSide(t)
 	sim.FailNext(jamfschoolsim.PatternTrashUser, 1, simhttp.FaultStatus503)
 	err := tgt.ApplyRoster(ctx, plan.RosterChange{Kind: plan.KindUser, Action: plan.ActionRemoved, Name: "ada.lovelace", Ref: "1",
 		Location: lhs, Remove: &plan.RemoveSet{}})
