@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -44,37 +43,22 @@ func rosterStatus(s *runScope) *dsv1.RosterRunStatus {
 		InSync: int32(c.InSync), Changed: int32(c.Changed), Removed: int32(c.Removals), Skipped: int32(len(rp.Skips)),
 		ByAction: int32Map(c.ByAction), ByReason: int32Map(c.ByReason),
 	}
-	var failedFirst, rest []int
-	for i, ch := range rp.Changes {
-		if r, _ := result(ch); r == ResultFailed {
+	failed := func(i int) bool { r, _ := result(rp.Changes[i]); return r == ResultFailed }
+	for i := range rp.Changes {
+		if failed(i) {
 			st.Failed++
-			failedFirst = append(failedFirst, i)
-		} else {
-			rest = append(rest, i)
 		}
 	}
-	size := 0
-	for _, i := range append(failedFirst, rest...) {
-		if len(st.Changes) == maxStatusChanges {
-			break
-		}
+	st.Changes = boundedChanges(len(rp.Changes), failed, func(i int) dsv1.RosterChange {
 		ch := rp.Changes[i]
 		r, err := result(ch)
 		out := dsv1.RosterChange{Kind: ch.Kind, Name: statusText(ch.Name, maxStatusValue), Location: statusText(ch.Location, maxStatusValue),
-			Action: ch.Action, Result: r}
-		for _, f := range ch.Fields {
-			out.Fields = append(out.Fields, dsv1.FieldChange{Field: f.Field, Old: statusText(f.Old, maxStatusValue), New: statusText(f.New, maxStatusValue)})
-		}
+			Action: ch.Action, Result: r, Fields: statusFields(ch.Fields)}
 		if err != nil {
 			out.Message = statusText(err.Error(), maxStatusValue)
 		}
-		b, jerr := json.Marshal(out)
-		if jerr != nil || size+len(b) > maxStatusChangeBytes {
-			break
-		}
-		size += len(b)
-		st.Changes = append(st.Changes, out)
-	}
+		return out
+	})
 	st.ChangesOmitted = int32(len(rp.Changes) - len(st.Changes))
 	return st
 }

@@ -187,39 +187,18 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 		st.Progress = progressOf(engine.Progress{Total: planned, Done: applied + failed, Failed: failed})
 	}
 
-	// Failed changes first, so that the bounded list always shows them.
-	changes := make([]dsv1.Change, 0, min(len(rep.Plan.Changes), maxStatusChanges))
-	size := 0
-	var failedFirst, rest []int
-	for i, ch := range rep.Plan.Changes {
-		if s.attempted[ch.DeviceKey] != nil {
-			failedFirst = append(failedFirst, i)
-		} else {
-			rest = append(rest, i)
-		}
-	}
-	for _, i := range append(failedFirst, rest...) {
-		if len(changes) == maxStatusChanges {
-			break
-		}
-		ch := rep.Plan.Changes[i]
-		out := dsv1.Change{Serial: statusText(ch.Serial, maxStatusValue), Device: statusText(ch.DeviceKey, maxStatusValue),
-			Action: ch.Action, Result: s.changeResult(ch.DeviceKey)}
-		for _, f := range ch.Fields {
-			out.Fields = append(out.Fields, dsv1.FieldChange{Field: f.Field, Old: statusText(f.Old, maxStatusValue), New: statusText(f.New, maxStatusValue)})
-		}
-		if err := s.attempted[ch.DeviceKey]; err != nil {
-			out.Message = statusText(err.Error(), maxStatusValue)
-		} else if len(ch.Unsupported) > 0 {
-			out.Message = "not written, the target cannot: " + strings.Join(ch.Unsupported, ", ")
-		}
-		b, err := json.Marshal(out)
-		if err != nil || size+len(b) > maxStatusChangeBytes {
-			break
-		}
-		size += len(b)
-		changes = append(changes, out)
-	}
+	changes := boundedChanges(len(rep.Plan.Changes), func(i int) bool { return s.attempted[rep.Plan.Changes[i].DeviceKey] != nil },
+		func(i int) dsv1.Change {
+			ch := rep.Plan.Changes[i]
+			out := dsv1.Change{Serial: statusText(ch.Serial, maxStatusValue), Device: statusText(ch.DeviceKey, maxStatusValue),
+				Action: ch.Action, Result: s.changeResult(ch.DeviceKey), Fields: statusFields(ch.Fields)}
+			if err := s.attempted[ch.DeviceKey]; err != nil {
+				out.Message = statusText(err.Error(), maxStatusValue)
+			} else if len(ch.Unsupported) > 0 {
+				out.Message = "not written, the target cannot: " + strings.Join(ch.Unsupported, ", ")
+			}
+			return out
+		})
 	st.Changes = changes
 	st.ChangesOmitted = int32(len(rep.Plan.Changes) - len(changes))
 	st.Roster = rosterStatus(s)
@@ -228,8 +207,10 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 	if rep.Err != nil {
 		errs = append(errs, dsv1.RunError{Reason: ReasonRunFailed, Message: statusText(rep.Err.Error(), maxStatusRunError)})
 	}
-	for _, i := range failedFirst {
-		ch := rep.Plan.Changes[i]
+	for _, ch := range rep.Plan.Changes {
+		if s.attempted[ch.DeviceKey] == nil {
+			continue
+		}
 		errs = append(errs, dsv1.RunError{Serial: statusText(ch.Serial, maxStatusValue), Reason: "ApplyFailed",
 			Message: statusText(s.attempted[ch.DeviceKey].Error(), maxStatusValue)})
 	}
@@ -242,6 +223,47 @@ func fillFromReport(s *runScope, st *dsv1.SyncRunStatus) {
 		errs = append(errs[:maxStatusErrors-1], dsv1.RunError{Reason: "Omitted", Message: fmt.Sprintf("%d more errors are in the manager's log", more)})
 	}
 	st.Errors = errs
+}
+
+// boundedChanges builds a status change list of n changes: failed ones first (so the bounded list always
+// shows them), then the others in plan order, at most maxStatusChanges entries and maxStatusChangeBytes
+// of JSON.
+func boundedChanges[T any](n int, failed func(i int) bool, entry func(i int) T) []T {
+	order := make([]int, 0, n)
+	for i := range n {
+		if failed(i) {
+			order = append(order, i)
+		}
+	}
+	for i := range n {
+		if !failed(i) {
+			order = append(order, i)
+		}
+	}
+	out := make([]T, 0, min(n, maxStatusChanges))
+	size := 0
+	for _, i := range order {
+		if len(out) == maxStatusChanges {
+			break
+		}
+		e := entry(i)
+		b, err := json.Marshal(e)
+		if err != nil || size+len(b) > maxStatusChangeBytes {
+			break
+		}
+		size += len(b)
+		out = append(out, e)
+	}
+	return out
+}
+
+// statusFields are a change's fields as the status shows them, each value cut to maxStatusValue.
+func statusFields(fs []plan.FieldChange) []dsv1.FieldChange {
+	var out []dsv1.FieldChange
+	for _, f := range fs {
+		out = append(out, dsv1.FieldChange{Field: f.Field, Old: statusText(f.Old, maxStatusValue), New: statusText(f.New, maxStatusValue)})
+	}
+	return out
 }
 
 // changeResult is a change's result for the status and the log.

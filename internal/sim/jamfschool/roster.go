@@ -126,10 +126,15 @@ func (s *Server) Class(uuid string) (ClassState, bool) {
 	if !ok {
 		return ClassState{}, false
 	}
+	return c.copy(), true
+}
+
+// copy is the class with its own member lists.
+func (c *ClassState) copy() ClassState {
 	out := *c
 	out.Students = append([]int(nil), c.Students...)
 	out.Teachers = append([]int(nil), c.Teachers...)
-	return out, true
+	return out
 }
 
 // AllClasses returns a copy of every class, in creation order.
@@ -138,10 +143,7 @@ func (s *Server) AllClasses() []ClassState {
 	defer s.mu.Unlock()
 	out := make([]ClassState, 0, len(s.roster.classes))
 	for _, c := range s.roster.classes {
-		cp := *c
-		cp.Students = append([]int(nil), c.Students...)
-		cp.Teachers = append([]int(nil), c.Teachers...)
-		out = append(out, cp)
+		out = append(out, c.copy())
 	}
 	return out
 }
