@@ -227,6 +227,7 @@ func run(c config) (bool, error) {
 	}
 	fmt.Printf("\nmanager process: peak RSS (VmHWM) %d MiB, peak heap in use %d MiB, peak live heap %d MiB, GOGC %s, memory limit %s, GOMAXPROCS %d\n",
 		readStatusKiB("VmHWM")>>10, b.heap.peak()>>20, b.heap.peakLive()>>20, envOr("GOGC", "100"), cmp.Or(b.cfg.memLimitFrom, "off"), runtime.GOMAXPROCS(0))
+	fmt.Println(b.heap.atPeakRSS())
 	if c.heapProfile != "" {
 		if err := b.heap.writeProfile(c.heapProfile); err != nil {
 			return false, err
@@ -584,8 +585,56 @@ type heapSampler struct {
 	max     uint64
 	live    uint64
 	profile []byte
-	done    chan struct{}
-	once    sync.Once
+	// rss is the largest resident set sampled, and atRSS the runtime's memory classes at that sample.
+	rss   uint64
+	atRSS []metrics.Sample
+	done  chan struct{}
+	once  sync.Once
+}
+
+// memoryClasses are what the runtime holds, by class (runtime/metrics): their sum is what it has mapped,
+// and the resident set is that sum less what it released to the OS, plus the binary's pages.
+var memoryClasses = []string{
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/stacks:bytes",
+	"/memory/classes/os-stacks:bytes",
+	"/memory/classes/metadata/other:bytes",
+	"/memory/classes/metadata/mspan/inuse:bytes",
+	"/memory/classes/metadata/mspan/free:bytes",
+	"/memory/classes/metadata/mcache/inuse:bytes",
+	"/memory/classes/profiling/buckets:bytes",
+	"/memory/classes/other:bytes",
+	"/memory/classes/heap/released:bytes",
+}
+
+// atPeakRSS describes the runtime's memory at the largest resident set sampled.
+func (h *heapSampler) atPeakRSS() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var parts []string
+	for _, s := range h.atRSS {
+		if s.Value.Kind() == metrics.KindUint64 {
+			name := strings.TrimSuffix(strings.TrimPrefix(s.Name, "/memory/classes/"), ":bytes")
+			parts = append(parts, fmt.Sprintf("%s %.1f", name, float64(s.Value.Uint64())/(1<<20)))
+		}
+	}
+	return fmt.Sprintf("at the peak sampled RSS (%d MiB), the runtime's memory classes in MiB: %s", h.rss>>20, strings.Join(parts, ", "))
+}
+
+// residentBytes is the process's resident set from /proc/self/statm (cheaper than status).
+func residentBytes() uint64 {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize())
 }
 
 func newHeapSampler() *heapSampler {
@@ -603,7 +652,19 @@ func newHeapSampler() *heapSampler {
 				runtime.ReadMemStats(&ms)
 				metrics.Read(sample)
 				live := sample[0].Value.Uint64()
+				rss := residentBytes()
+				var classes []metrics.Sample
+				if rss > h.rss {
+					classes = make([]metrics.Sample, len(memoryClasses))
+					for i, n := range memoryClasses {
+						classes[i].Name = n
+					}
+					metrics.Read(classes)
+				}
 				h.mu.Lock()
+				if classes != nil && rss > h.rss {
+					h.rss, h.atRSS = rss, classes
+				}
 				grew := live > h.live+h.live/10
 				h.max = max(h.max, ms.HeapInuse)
 				h.live = max(h.live, live)

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -116,6 +117,63 @@ func ReadBodyMax(r io.ReadCloser, max int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// BodyReader reads a response body as it arrives, up to a cap, for a caller that decodes straight
+// from the stream instead of holding the whole answer (a page of thousands of rows). It keeps the first
+// failure of the body itself, a broken connection or the cap (*BodyTooLargeError), apart from whatever
+// the decoder makes of the bytes: Err tells a broken answer (the transport's, retried like one) from a
+// malformed one (the decoder's error, final). It does not close the body.
+type BodyReader struct {
+	r   *bufio.Reader
+	max int64
+	n   int64
+	err error
+}
+
+// NewBodyReader reads body up to max bytes.
+func NewBodyReader(body io.Reader, max int64) *BodyReader {
+	b := &BodyReader{max: max}
+	b.r = bufio.NewReaderSize(readerFunc(b.read(io.LimitReader(body, max+1))), 4096)
+	return b
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func (b *BodyReader) read(r io.Reader) readerFunc {
+	return func(p []byte) (int, error) {
+		if b.err != nil {
+			return 0, b.err
+		}
+		n, err := r.Read(p)
+		b.n += int64(n)
+		if b.n > b.max {
+			b.err = &BodyTooLargeError{Max: b.max}
+			return 0, b.err
+		}
+		if err != nil && err != io.EOF {
+			b.err = err
+		}
+		return n, err
+	}
+}
+
+// Read reads the body.
+func (b *BodyReader) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// LooksLikeHTML is LooksLikeHTML for the start of the body, read ahead without consuming it.
+func (b *BodyReader) LooksLikeHTML(contentType string) bool {
+	head, _ := b.r.Peek(512)
+	return LooksLikeHTML(contentType, head)
+}
+
+// Err is the first failure of the body itself: the transport's read error, or a *BodyTooLargeError
+// once the body passed the cap; nil when every read so far succeeded (io.EOF is not a failure).
+func (b *BodyReader) Err() error { return b.err }
+
+// N is the number of bytes of the body read so far (read ahead included).
+func (b *BodyReader) N() int64 { return b.n }
 
 // LooksLikeHTML reports whether a response is an HTML page (a gateway error, a login page) rather
 // than the JSON the API promises, by content type or by its first bytes.

@@ -2,10 +2,13 @@ package httpx
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -93,6 +96,57 @@ func TestReadBodyRefusesOversizedBodies(t *testing.T) {
 	if err != nil || string(b) != `{"ok":true}` {
 		t.Fatalf("ReadBody = %q, %v", b, err)
 	}
+}
+
+func TestBodyReaderTellsABrokenOrOversizedBodyFromTheBytesItRead(t *testing.T) {
+	reset := errors.New("connection reset by peer")
+	cases := []struct {
+		name    string
+		body    io.Reader
+		max     int64
+		want    string
+		wantErr func(error) bool
+	}{
+		{"a body within the cap is read whole, with no failure", strings.NewReader(`{"a":1}`), 7, `{"a":1}`, func(err error) bool { return err == nil }},
+		{"a body over the cap fails with BodyTooLargeError, never cut silently", strings.NewReader(`{"a":12}`), 7, "",
+			func(err error) bool { var big *BodyTooLargeError; return errors.As(err, &big) && big.Max == 7 }},
+		{"a connection that breaks mid-body is the transport's error, kept", io.MultiReader(strings.NewReader(`{"a":`), iotest.ErrReader(reset)), 100, `{"a":`,
+			func(err error) bool { return errors.Is(err, reset) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			br := NewBodyReader(tc.body, tc.max)
+			got, _ := io.ReadAll(br)
+			if tc.want != "" && string(got) != tc.want {
+				t.Errorf("read %q, want %q", got, tc.want)
+			}
+			if !tc.wantErr(br.Err()) {
+				t.Errorf("Err() = %v", br.Err())
+			}
+		})
+	}
+	t.Run("a decoder's own error on well-read bytes is not the body's", func(t *testing.T) {
+		br := NewBodyReader(strings.NewReader(`{"a":]`), 100)
+		var v any
+		if err := json.NewDecoder(br).Decode(&v); err == nil {
+			t.Fatal("decoded a malformed body")
+		}
+		if br.Err() != nil {
+			t.Errorf("Err() = %v, want nil: the bytes arrived, they are malformed", br.Err())
+		}
+	})
+	t.Run("an HTML page is recognised from its first bytes, which stay to be read", func(t *testing.T) {
+		br := NewBodyReader(strings.NewReader("\n<!DOCTYPE html><html>gateway</html>"), 1000)
+		if !br.LooksLikeHTML("application/json") {
+			t.Error("not recognised as HTML")
+		}
+		if got, _ := io.ReadAll(br); !strings.HasPrefix(string(got), "\n<!DOCTYPE") {
+			t.Errorf("peeking consumed the body: %q", got)
+		}
+		if NewBodyReader(strings.NewReader(`{"value":[]}`), 1000).LooksLikeHTML("application/json") {
+			t.Error("JSON taken for HTML")
+		}
+	})
 }
 
 func TestSnippetIsOneShortLine(t *testing.T) {
