@@ -540,7 +540,8 @@ func (o *oneRoster) build() {
 			s.Teachers = slices.Clone(slices.Compact(names))
 		}
 		scratch = names
-		students[s.Key] = s.detached()
+		d := s.detached()
+		students[d.Key] = d
 	}
 }
 

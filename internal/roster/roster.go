@@ -334,18 +334,33 @@ func quote(s string) string {
 }
 
 // The CSV reader slices every field of a row out of one string, so a kept field would pin its whole row:
-// what a Roster keeps is copied out (detached) when it is stored.
+// what a Roster keeps is copied out (detached) when it is stored, all of a row's kept fields into one new
+// string (one allocation a row, not one a field). A map of them must be keyed by the detached Key.
 
 func (s Student) detached() Student {
-	s.Key, s.Grade, s.Homeroom, s.School = strings.Clone(s.Key), strings.Clone(s.Grade), strings.Clone(s.Homeroom), strings.Clone(s.School)
-	s.GivenName, s.FamilyName, s.Email, s.Username = strings.Clone(s.GivenName), strings.Clone(s.FamilyName), strings.Clone(s.Email), strings.Clone(s.Username)
+	detach(&s.Key, &s.Grade, &s.Homeroom, &s.School, &s.GivenName, &s.FamilyName, &s.Email, &s.Username)
 	return s
 }
 
+// detach copies the strings fields point at into one new string and points each at its part of it.
+func detach(fields ...*string) {
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all, off := b.String(), 0
+	for _, f := range fields {
+		*f, off = all[off:off+len(*f)], off+len(*f)
+	}
+}
+
 func (p Person) detached() Person {
-	p.ID, p.Identifier, p.Role, p.PatronType = strings.Clone(p.ID), strings.Clone(p.Identifier), strings.Clone(p.Role), strings.Clone(p.PatronType)
-	p.Username, p.GivenName, p.FamilyName, p.Email = strings.Clone(p.Username), strings.Clone(p.GivenName), strings.Clone(p.FamilyName), strings.Clone(p.Email)
-	p.Grade = strings.Clone(p.Grade)
+	detach(&p.ID, &p.Identifier, &p.Role, &p.PatronType, &p.Username, &p.GivenName, &p.FamilyName, &p.Email, &p.Grade)
 	if p.Orgs != nil {
 		orgs := make([]string, len(p.Orgs))
 		for i, o := range p.Orgs {

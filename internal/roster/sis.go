@@ -125,7 +125,7 @@ func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 			continue
 		}
 		first[key] = t.line
-		ros.Students[key] = Student{
+		s := Student{
 			Key:        key,
 			Grade:      t.get(SISGradeLevel),
 			Homeroom:   t.get(SISHomeroom),
@@ -135,6 +135,7 @@ func ReadSISPatrons(fsys fs.FS, name string, opts Options) (*Roster, error) {
 			Email:      t.get(SISEmail),
 			Username:   t.get(SISUsername),
 		}.detached()
+		ros.Students[s.Key] = s
 	}
 	ros.People = people.list()
 	ros.finish()
