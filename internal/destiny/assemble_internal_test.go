@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 )
 
 // The listings' pages (one listing per resource type and site, fetched concurrently) are joined into one
@@ -80,7 +82,7 @@ func TestDecodeItemsRefusesWhatDecodeItemPageRefuses(t *testing.T) {
 				}
 				return nil
 			}
-			_, err := decodeItems([]byte(tc.body), DefaultSerialField, "test", each)
+			_, err := decodeItems(httpx.NewBodyReader(strings.NewReader(tc.body), int64(len(tc.body))), DefaultSerialField, "test", each)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatal(err)

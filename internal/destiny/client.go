@@ -157,7 +157,7 @@ func (c *Client) fetchToken(ctx context.Context, _ httpx.Token) (httpx.Token, er
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Accept", "application/json")
 		return req, nil
-	}, "")
+	}, "", nil)
 	if err != nil {
 		return httpx.Token{}, err
 	}
@@ -218,25 +218,38 @@ func (c *Client) endpoint(path string, q url.Values) string {
 // Destiny API account service a 403 means is missing. The bearer token, its renewal and the one resend
 // after any 401 are httpx.BearerAuth's.
 func (c *Client) get(ctx context.Context, op, subject, path string, q url.Values, service string) ([]byte, http.Header, error) {
-	return c.send(ctx, c.hc, op, subject, func(ctx context.Context) (*http.Request, error) {
+	return c.send(ctx, c.hc, op, subject, c.getRequest(path, q), service, nil)
+}
+
+// getStream is get for a large answer (an item page): decode reads each 2xx body as it arrives, and
+// the answer is never held whole. decode runs once per attempt, so whatever it keeps must start afresh
+// each time: a retried request hands out its answer again from the start.
+func (c *Client) getStream(ctx context.Context, op, subject, path string, q url.Values, service string, decode func(*httpx.BodyReader) error) error {
+	_, _, err := c.send(ctx, c.hc, op, subject, c.getRequest(path, q), service, decode)
+	return err
+}
+
+func (c *Client) getRequest(path string, q url.Values) func(context.Context) (*http.Request, error) {
+	return func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint(path, q), nil)
 		if err != nil {
 			return nil, err
 		}
 		req.Header.Set("Accept", "application/json")
 		return req, nil
-	}, service)
+	}
 }
 
 // send runs one logical request through the one retry loop (httpx.Retrier): classify says per attempt
 // whether it is done, retryable (429, 5xx, timeouts, network errors, with the server's Retry-After) or
 // final (every other 4xx, a malformed or oversized answer, a refused redirect). Every failure is an *Error.
-func (c *Client) send(ctx context.Context, hc *http.Client, op, subject string, build func(context.Context) (*http.Request, error), service string) ([]byte, http.Header, error) {
+// With decode, a 2xx answer is handed to decode as it arrives (see decodeBody) and no body is returned.
+func (c *Client) send(ctx context.Context, hc *http.Client, op, subject string, build func(context.Context) (*http.Request, error), service string, decode func(*httpx.BodyReader) error) ([]byte, http.Header, error) {
 	var body []byte
 	var hdr http.Header
 	var last *Error
 	err := c.retry.Do(ctx, func(ctx context.Context, n int) httpx.Outcome {
-		b, h, e, retryAfter := c.attempt(ctx, hc, op, subject, build, service)
+		b, h, e, retryAfter := c.attempt(ctx, hc, op, subject, build, service, decode)
 		if e == nil {
 			body, hdr = b, h
 			return httpx.Done()
@@ -273,8 +286,9 @@ func retryable(e *Error) bool {
 	return false
 }
 
-// attempt makes one request and classifies its answer.
-func (c *Client) attempt(ctx context.Context, hc *http.Client, op, subject string, build func(context.Context) (*http.Request, error), service string) ([]byte, http.Header, *Error, time.Duration) {
+// attempt makes one request and classifies its answer; with decode, a 2xx answer is decoded as it
+// arrives (decodeBody). Every other answer is read whole: error answers are small.
+func (c *Client) attempt(ctx context.Context, hc *http.Client, op, subject string, build func(context.Context) (*http.Request, error), service string, decode func(*httpx.BodyReader) error) ([]byte, http.Header, *Error, time.Duration) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := build(actx)
@@ -284,6 +298,12 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, op, subject strin
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, nil, c.transportError(ctx, op, subject, err), 0
+	}
+	if decode != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if e := c.decodeBody(ctx, op, subject, resp, decode); e != nil {
+			return nil, nil, e, 0
+		}
+		return nil, resp.Header, nil, 0
 	}
 	body, err := httpx.ReadBodyMax(resp.Body, c.cfg.MaxBodyBytes)
 	if err != nil {
@@ -324,6 +344,41 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, op, subject strin
 		e.Kind = KindBadRequest
 	}
 	return nil, nil, e, 0
+}
+
+// decodeBody hands a 2xx answer to decode as it arrives, up to MaxBodyBytes, and classifies the
+// outcome as attempt classifies an answer read whole: an HTML page (by content type or first bytes) is
+// malformed; a body that breaks off or times out is the transport's failure (retried: the whole answer
+// is asked again), one longer than the cap is refused; decode's error on bytes that did arrive (a JSON
+// error, a refused item) is final. The body is closed; it was read to its end only when decoded whole.
+func (c *Client) decodeBody(ctx context.Context, op, subject string, resp *http.Response, decode func(*httpx.BodyReader) error) *Error {
+	defer func() { _ = resp.Body.Close() }()
+	br := httpx.NewBodyReader(resp.Body, c.cfg.MaxBodyBytes)
+	ct := resp.Header.Get("Content-Type")
+	html := br.LooksLikeHTML(ct)
+	var err error
+	if html {
+		_, err = io.Copy(io.Discard, br) // its size for the message, within the cap; a gateway page is small
+	} else {
+		err = decode(br)
+	}
+	// The body's own failure explains decode's error only when decode failed on it (or read no further).
+	if berr := br.Err(); berr != nil && (err == nil || errors.Is(err, berr)) {
+		e := c.transportError(ctx, op, subject, berr)
+		e.StatusCode = resp.StatusCode
+		return e
+	}
+	var e *Error
+	switch {
+	case html:
+		return &Error{Op: op, Subject: subject, Kind: KindMalformed, StatusCode: resp.StatusCode,
+			Message: httpx.Unrecognized(resp.StatusCode, ct, int(br.N()))}
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
+		return e
+	}
+	return &Error{Op: op, Subject: subject, Kind: KindMalformed, StatusCode: resp.StatusCode, Err: err}
 }
 
 func (c *Client) transportError(ctx context.Context, op, subject string, err error) *Error {

@@ -653,14 +653,10 @@ func (l *lister[T]) page(ctx context.Context, src itemSource, skip int) (itemPag
 	q := l.query(src)
 	q.Set("$top", strconv.Itoa(l.c.cfg.PageSize))
 	q.Set("$skip", strconv.Itoa(skip))
-	body, _, err := l.c.get(ctx, "list items", src.subject(), l.path(src), q, ServiceResources)
-	if err != nil {
-		return itemPage[T]{}, err
-	}
 	subject := fmt.Sprintf("%s, $skip=%d", src.subject(), skip)
 	// Sized by the page we asked for ($top), never by anything the server sent.
 	p := itemPage[T]{skip: skip, ids: make([]int, 0, l.c.cfg.PageSize), items: make([]T, 0, l.c.cfg.PageSize)}
-	p.next, err = decodeItems(body, l.field, subject, func(it *Item) error {
+	each := func(it *Item) error {
 		it.QueryResourceType = src.name
 		it.SiteShortName = l.sites.shortName(it.SiteID, it.SiteGUID)
 		if src.site != "" && (it.SiteID != 0 || it.SiteGUID != "") && !strings.EqualFold(it.SiteShortName, src.site) {
@@ -670,6 +666,15 @@ func (l *lister[T]) page(ctx context.Context, src itemSource, skip int) (itemPag
 		}
 		p.ids, p.items = append(p.ids, it.ID), append(p.items, l.conv(it))
 		return nil
+	}
+	// The page is decoded as it arrives; an attempt that breaks off is asked again from the start, so
+	// each attempt starts from an empty page: what a broken attempt handed out is dropped, never kept twice.
+	err := l.c.getStream(ctx, "list items", src.subject(), l.path(src), q, ServiceResources, func(br *httpx.BodyReader) error {
+		clear(p.items)
+		p.ids, p.items, p.next = p.ids[:0], p.items[:0], ""
+		var err error
+		p.next, err = decodeItems(br, l.field, subject, each)
+		return err
 	})
 	if err != nil {
 		return itemPage[T]{}, err
@@ -690,7 +695,7 @@ func orUnknown(s string) string {
 // decodeItemPage decodes one ItemCollection into Items (see decodeItems).
 func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, error) {
 	var items []Item
-	next, err := decodeItems(body, serialField, subject, func(it *Item) error {
+	next, err := decodeItems(httpx.NewBodyReader(bytes.NewReader(body), int64(len(body))), serialField, subject, func(it *Item) error {
 		items = append(items, *it)
 		return nil
 	})
@@ -703,17 +708,19 @@ func decodeItemPage(body []byte, serialField, subject string) ([]Item, string, e
 	return items, next, nil
 }
 
-// decodeItems decodes one ItemCollection, handing each item to each as soon as it is decoded: the page is
-// never held as a list of wire items, only one wire item at a time. Every item has an id (a positive
-// integer) and a known status; an answer without a "value" list, or with two, is malformed. An error
-// from each stops the decoding: an *Error is returned as it is, another names the item. A body that is
-// not one valid JSON object fails too, even after items were handed out: the caller drops the page.
-func decodeItems(body []byte, serialField, subject string, each func(*Item) error) (string, error) {
+// decodeItems decodes one ItemCollection from body as it is read, handing each item to each as soon as
+// it is decoded: the page is never held whole, neither as bytes nor as a list of wire items, only one
+// wire item at a time. Every item has an id (a positive integer) and a known status; an answer without a
+// "value" list, or with two, is malformed. An error from each stops the decoding: an *Error is returned
+// as it is, another names the item. A body that is not one valid JSON object fails too, even after items
+// were handed out: the caller drops the page. A failed read of body ends the decoding with an error
+// wrapping the read's (body.Err tells a broken body from bad JSON).
+func decodeItems(body *httpx.BodyReader, serialField, subject string, each func(*Item) error) (string, error) {
 	malformed := func(msg string, err error) error {
 		return &Error{Op: "list items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK, Message: msg, Err: err}
 	}
 	invalid := func(err error) error { return malformed("item page is not valid JSON", err) }
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(body)
 	tok, err := dec.Token()
 	if err != nil {
 		return "", invalid(err)
@@ -722,7 +729,7 @@ func decodeItems(body []byte, serialField, subject string, each func(*Item) erro
 		if err := endOfBody(dec); err != nil {
 			return "", invalid(err)
 		}
-		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
+		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", int(body.N())), nil)
 	}
 	if tok != json.Delim('{') {
 		return "", invalid(fmt.Errorf("the page is a %s, not an object", jsonKind(tok)))
@@ -739,7 +746,7 @@ func decodeItems(body []byte, serialField, subject string, each func(*Item) erro
 		switch {
 		case strings.EqualFold(key, "value"):
 			if lists > 0 {
-				return "", malformed("item page has more than one \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
+				return "", malformed(fmt.Sprintf("item page has more than one \"value\" list (the second within its first %d bytes)", body.N()), nil)
 			}
 			n, err := decodeItemList(dec, serialField, each)
 			var e *Error
@@ -777,7 +784,7 @@ func decodeItems(body []byte, serialField, subject string, each func(*Item) erro
 		return "", invalid(err)
 	}
 	if lists == 0 {
-		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", len(body)), nil)
+		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", int(body.N())), nil)
 	}
 	return next, nil
 }
