@@ -117,3 +117,12 @@ func problemStrings(ps []Problem) []string {
 	}
 	return out
 }
+
+// studentValues is a roster's students as values, to compare with what a test expects.
+func studentValues(m map[string]*Student) map[string]Student {
+	out := make(map[string]Student, len(m))
+	for k, s := range m {
+		out[k] = *s
+	}
+	return out
+}

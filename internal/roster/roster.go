@@ -92,7 +92,7 @@ type Roster struct {
 	// KeyField is the field the Students map is keyed by.
 	KeyField KeyField
 	// Students by Key.
-	Students map[string]Student
+	Students map[string]*Student
 	// People are every usable user row (any role), in file order; Classes every usable class with its
 	// active enrollments (OneRoster with classes.csv only). Roster sync reads them; device sync does not.
 	People  []Person
@@ -105,10 +105,12 @@ type Roster struct {
 	omitted     int
 }
 
-// Lookup finds a student by key, normalising the key the way the roster was keyed (trimmed; lower case for email).
-func (r *Roster) Lookup(key string) (Student, bool) {
+// Lookup finds a student by key, normalising the key the way the roster was keyed (trimmed; lower case for
+// email). The student is the roster's own (shared, not a copy: a run joins it to every item its student
+// borrowed): do not modify it.
+func (r *Roster) Lookup(key string) (*Student, bool) {
 	if r == nil {
-		return Student{}, false
+		return nil, false
 	}
 	s, ok := r.Students[NormalizeKey(r.KeyField, key)]
 	return s, ok
@@ -320,7 +322,7 @@ func (o Options) withDefaults(f Format) (Options, error) {
 }
 
 func newRoster(f Format, o Options) *Roster {
-	return &Roster{Format: f, KeyField: o.KeyField, Students: map[string]Student{}, maxProblems: o.MaxProblems}
+	return &Roster{Format: f, KeyField: o.KeyField, Students: map[string]*Student{}, maxProblems: o.MaxProblems}
 }
 
 // quote quotes a value for a problem message, bounded so a huge cell cannot flood a status.
@@ -337,9 +339,9 @@ func quote(s string) string {
 // what a Roster keeps is copied out (detached) when it is stored, all of a row's kept fields into one new
 // string (one allocation a row, not one a field). A map of them must be keyed by the detached Key.
 
-func (s Student) detached() Student {
+func (s Student) detached() *Student {
 	detach(&s.Key, &s.Grade, &s.Homeroom, &s.School, &s.GivenName, &s.FamilyName, &s.Email, &s.Username)
-	return s
+	return &s
 }
 
 // detach copies the strings fields point at into one new string and points each at its part of it.

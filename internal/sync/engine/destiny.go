@@ -136,7 +136,7 @@ func (s *DestinySource) item(r *destinyRow, patrons map[string]destiny.PatronSum
 			key = b.Email
 		}
 		if st, ok := s.Roster.Lookup(key); ok {
-			b.Roster = &st
+			b.Roster = st
 		}
 	}
 	return out
