@@ -245,6 +245,10 @@ type call struct {
 	retryConflict bool
 	// secretBody marks answers that may carry a token: no snippet of them goes into an error.
 	secretBody bool
+	// stream, when set, decodes a 2xx JSON answer as it arrives (an inventory page) instead of the body
+	// being read whole: it gets the body up to the cap and returns nil, a *DecodeError for an answer it
+	// judged wrong (final, whatever else the body holds), or the decoder's error on malformed JSON.
+	stream func(body io.Reader) error
 }
 
 // do runs cl through the retrier (auth, concurrency limit and pacing on every attempt) and decodes a
@@ -323,7 +327,8 @@ func (e *tokenError) Error() string { return e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
 
 // send makes one HTTP attempt with hc. authz, when set, is the Authorization header (token requests).
-// A failure to get an answer is a *TransportError.
+// A failure to get an answer, or to read all of it, is a *TransportError. The body is read within the
+// attempt (and its concurrency slot), whole or, with cl.stream, decoded as it arrives (see readAnswer).
 func (c *Client) send(ctx context.Context, hc *http.Client, cl call, contentType string, body []byte, authz string) (int, http.Header, []byte, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + cl.path
@@ -363,10 +368,14 @@ func (c *Client) send(ctx context.Context, hc *http.Client, cl call, contentType
 		return 0, nil, nil, &TransportError{Op: cl.op, Method: cl.method, Path: cl.path, MaybeSent: sent, Timeout: timeout,
 			Err: scrubURL(err), Retryable: cl.idempotent || !sent}
 	}
-	b, rerr := httpx.ReadBodyMax(resp.Body, c.maxBody)
+	b, n, derr, rerr := c.readAnswer(cl, resp)
 	elapsed := time.Since(start)
 	overloaded := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	c.pacer.observe(elapsed, overloaded)
+	var judged *DecodeError
+	if errors.As(derr, &judged) {
+		return resp.StatusCode, resp.Header, nil, derr // the rows that arrived are wrong: final, whatever followed
+	}
 	if rerr != nil {
 		if ctx.Err() != nil {
 			return 0, nil, nil, fmt.Errorf("jamf pro: %s (%s %s): %w", cl.op, cl.method, cl.path, ctx.Err())
@@ -381,7 +390,40 @@ func (c *Client) send(ctx context.Context, hc *http.Client, cl call, contentType
 		return resp.StatusCode, resp.Header, nil, &TransportError{Op: cl.op, Method: cl.method, Path: cl.path, MaybeSent: true,
 			Timeout: timeout, Err: fmt.Errorf("read body: %w", rerr), Retryable: cl.idempotent}
 	}
+	if derr != nil {
+		return resp.StatusCode, resp.Header, nil, malformed(cl, resp.StatusCode, resp.Header.Get("Content-Type"), n, derr)
+	}
 	return resp.StatusCode, resp.Header, b, nil
+}
+
+// readAnswer reads resp's body up to the cap and closes it: whole (b), or, for a call that streams and a
+// 2xx answer that is not an HTML page, through cl.stream as it arrives (b nil, derr the stream's verdict).
+// n is the number of bytes read; rerr is the body's own failure (a broken connection, the cap), kept
+// apart from what the stream made of the bytes that did arrive.
+func (c *Client) readAnswer(cl call, resp *http.Response) (b []byte, n int64, derr, rerr error) {
+	if cl.stream == nil {
+		b, rerr = httpx.ReadBodyMax(resp.Body, c.maxBody)
+		return b, int64(len(b)), nil, rerr
+	}
+	defer func() { _ = resp.Body.Close() }()
+	br := httpx.NewBodyReader(resp.Body, c.maxBody)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 && !br.LooksLikeHTML(resp.Header.Get("Content-Type")) {
+		derr = cl.stream(br)
+	} else {
+		b, _ = io.ReadAll(br) // an error answer or an HTML page: small, classified whole as any other
+	}
+	return b, br.N(), derr, br.Err()
+}
+
+// malformed is the error for a 2xx answer whose JSON could not be decoded (n bytes of it read).
+func malformed(cl call, status int, contentType string, n int64, derr error) error {
+	snippet := httpx.Unrecognized(status, contentType, int(n))
+	if cl.secretBody {
+		snippet = "[withheld: the body may hold a token]"
+		derr = errors.New("malformed JSON") // json's messages can quote the input
+	}
+	return &DecodeError{Op: cl.op, Method: cl.method, Path: cl.path, StatusCode: status, Snippet: snippet, Err: derr,
+		Retryable: cl.idempotent}
 }
 
 // classify turns one attempt's outcome into nil (decoded into out) or a typed error.
@@ -399,13 +441,7 @@ func (c *Client) classify(cl call, status int, hdr http.Header, body []byte, err
 			return nil
 		}
 		if derr := json.Unmarshal(body, out); derr != nil {
-			snippet := httpx.Unrecognized(status, ct, len(body))
-			if cl.secretBody {
-				snippet = "[withheld: the body may hold a token]"
-				derr = errors.New("malformed JSON") // json's messages can quote the input
-			}
-			return &DecodeError{Op: cl.op, Method: cl.method, Path: cl.path, StatusCode: status, Snippet: snippet, Err: derr,
-				Retryable: cl.idempotent}
+			return malformed(cl, status, ct, int64(len(body)), derr)
 		}
 		return nil
 	}

@@ -69,7 +69,12 @@ type env struct {
 	// before runs before the simulator serves each request (tests hook faults and clock moves here).
 	mu     sync.Mutex
 	before func(r *http.Request)
+	// rewrites, when queued, make the next inventory answers pass through them (see rewriteInventory).
+	rewrites []rewrite
 }
+
+// rewrite writes what the client receives for an inventory request, given the simulator's answer.
+type rewrite func(w http.ResponseWriter, r *http.Request, sim *httptest.ResponseRecorder)
 
 type envOpts struct {
 	devices     int
@@ -97,6 +102,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 		e.mu.Unlock()
 		if hook != nil {
 			hook(r)
+		}
+		if rw := e.nextRewrite(r); rw != nil {
+			rec := httptest.NewRecorder()
+			e.sim.ServeHTTP(rec, r)
+			rw(w, r, rec)
+			return
 		}
 		e.sim.ServeHTTP(w, r)
 	}))
@@ -135,6 +146,28 @@ func (e *env) hook(f func(r *http.Request)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.before = f
+}
+
+// rewriteInventory makes the simulator's next n answers to inventory requests pass through f on their
+// way to the client: f gets the answer the simulator made and writes what the client receives (a page
+// cut short, reordered, padded, ...). The simulator counts each request as usual.
+func (e *env) rewriteInventory(n int, f rewrite) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for range n {
+		e.rewrites = append(e.rewrites, f)
+	}
+}
+
+func (e *env) nextRewrite(r *http.Request) rewrite {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r.URL.Path != inventoryPath || len(e.rewrites) == 0 {
+		return nil
+	}
+	f := e.rewrites[0]
+	e.rewrites = e.rewrites[1:]
+	return f
 }
 
 func (e *env) calls(route string) int { return e.sim.HTTP().CallCount(route) }

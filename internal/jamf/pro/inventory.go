@@ -52,11 +52,7 @@ type MobileDevice struct {
 	Unreadable bool
 }
 
-type inventoryPage struct {
-	TotalCount int64             `json:"totalCount"`
-	Results    []inventoryDevice `json:"results"`
-}
-
+// inventoryDevice is one row of an inventory page (the schema's MobileDeviceResponse, the sections read).
 type inventoryDevice struct {
 	MobileDeviceID string `json:"mobileDeviceId"`
 	DeviceType     string `json:"deviceType"`

@@ -1,9 +1,12 @@
 package pro
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -346,27 +349,89 @@ func TestTimeoutsAreRetriedForReads(t *testing.T) {
 	})
 }
 
-// FuzzDecodeInventoryPage feeds arbitrary bodies through the response path: never a panic, and a 200
-// that is not an inventory page is an error, not an empty inventory.
+// wirePage is an inventory page as encoding/json reads it whole: the reading the page decoder must agree
+// with. Its rows are converted as each results array is read (so a row that fails fails the page even
+// when a repeated results key replaces it), each into a fresh wire row (encoding/json alone would decode
+// a repeated key's rows over the earlier rows' fields), at most 2000 of them.
+type wirePage struct {
+	TotalCount int64    `json:"totalCount"`
+	Results    wireRows `json:"results"`
+}
+
+type wireRows []MobileDevice
+
+func (w *wireRows) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if len(raw) > 2000 {
+		return errors.New("more rows than asked")
+	}
+	rows := wireRows{}
+	if raw == nil {
+		rows = nil
+	}
+	for _, r := range raw {
+		var wire inventoryDevice
+		if err := json.Unmarshal(r, &wire); err != nil {
+			return err
+		}
+		m, err := wire.toDevice()
+		if err != nil {
+			return err
+		}
+		rows = append(rows, m)
+	}
+	*w = rows
+	return nil
+}
+
+// FuzzDecodeInventoryPage feeds arbitrary bodies to the page decoder and to encoding/json: never a
+// panic; the decoder accepts exactly the single JSON objects that encoding/json reads into a page (every
+// row converted), with the same totalCount and the same rows; and a 200 that is not an inventory page
+// is an error, not an empty inventory.
 func FuzzDecodeInventoryPage(f *testing.F) {
-	f.Add([]byte(`{"totalCount":1,"results":[{"mobileDeviceId":"1","deviceType":"iOS","general":null}]}`))
-	f.Add([]byte(`{"totalCount":1,"results":[{"mobileDeviceId":"x"}]}`))
-	f.Add([]byte(`<html><body>502</body></html>`))
-	f.Add([]byte(`{"totalCount":`))
-	f.Add([]byte(`[]`))
-	c, err := New(Config{BaseURL: "https://x", Auth: OAuth{ClientID: "a", ClientSecret: "b"}})
-	if err != nil {
-		f.Fatal(err)
+	for _, seed := range []string{
+		`{"totalCount":1,"results":[{"mobileDeviceId":"1","deviceType":"iOS","general":null}]}`,
+		`{"results":[{"mobileDeviceId":"1"},{"mobileDeviceId":"2"}],"totalCount":2}`,
+		`{"TOTALCOUNT":1,"Results":[{"MobileDeviceID":"7"}],"padding":{"a":[1,"x",null]}}`,
+		`{"results":[{"mobileDeviceId":"1"}],"results":[{"mobileDeviceId":"2"}],"totalCount":1,"totalCount":null}`,
+		`{"results":[{"mobileDeviceId":"0","general":{}}],"results":[{}],"totalCount":1}`,
+		`{"results":[{}],"results":null}`,
+		`{"totalCount":1,"results":null}`,
+		`{"totalCount":1,"results":[{"mobileDeviceId":"x"}]}`,
+		`{"totalCount":1,"results":[{"mobileDeviceId":"1"}]} {}`,
+		`{"totalCount":1,"results":[{"mobileDeviceId":"1"},`,
+		`{"totalCount":"1","results":[]}`,
+		`{"totalCount":1,"results":{}}`,
+		`<html><body>502</body></html>`,
+		`{"totalCount":`,
+		`null`, `[]`, ``, ` {} `,
+	} {
+		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var page inventoryPage
-		cl := call{op: "fuzz", method: http.MethodGet, path: inventoryPath, idempotent: true}
-		err := c.classify(cl, 200, http.Header{"Content-Type": {"application/json"}}, body, nil, &page)
-		if err != nil {
-			return
+		p := newPageDecoder(0, 2000, func(m *MobileDevice) MobileDevice { return *m })
+		err := p.decode(bytes.NewReader(body))
+
+		var ref wirePage
+		refErr := json.Unmarshal(body, &ref)
+		if refErr == nil && !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
+			refErr = errors.New("not an object")
 		}
-		for _, d := range page.Results {
-			_, _ = d.toDevice()
+		switch {
+		case (err == nil) != (refErr == nil):
+			t.Fatalf("page decoder: %v; encoding/json: %v", err, refErr)
+		case err != nil:
+			return
+		case p.total != ref.TotalCount || !slices.Equal(p.rows.v, ref.Results):
+			t.Fatalf("page decoder read totalCount %d and rows %+v; encoding/json %d and %+v", p.total, p.rows.v, ref.TotalCount, ref.Results)
+		}
+		for i, d := range p.rows.v {
+			if p.rows.ids[i] != d.ID {
+				t.Fatalf("row %d: id %d kept for device %d", i, p.rows.ids[i], d.ID)
+			}
 		}
 	})
 }

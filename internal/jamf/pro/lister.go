@@ -34,9 +34,9 @@ import (
 // Devices deleted during the listing shift later rows down: a device at a page boundary can then be
 // missed, and the engine sees it as absent from Jamf for this run (a skip, never a write).
 //
-// Each page is decoded, checked, and converted row by row with conv (to MobileDevice, or straight to the
-// caller's own form): only what conv returns is kept, with the row's id, and the page's wire form is
-// garbage as soon as it is converted.
+// Each page is decoded as it arrives, row by row, each row converted at once with conv (to MobileDevice,
+// or straight to the caller's own form) and checked when the answer ends: only what conv returns is kept,
+// with the row's id. Neither the page's bytes nor its wire rows are ever held whole.
 type lister[T any] struct {
 	c      *Client
 	filter string
@@ -242,25 +242,30 @@ func gcd(a, b int) int {
 }
 
 // fetch gets the rows of sp from its start: one page through the retry loop, shrinking the page after a
-// failure that a smaller page may avoid. It returns the rows (a prefix of the span when the page was
-// smaller) converted by conv (the page's wire form is garbage as soon as it returns), the page size used
-// and the page's totalCount. first marks page 0, the only page that may reveal a clamped page size.
+// failure that a smaller page may avoid. Each attempt decodes its answer as it arrives (pageDecoder),
+// every row converted by conv at once, and starts empty: the rows of a failed attempt are dropped. It
+// returns the rows (a prefix of the span when the page was smaller), the page size used and the page's
+// totalCount. first marks page 0, the only page that may reveal a clamped page size.
 func (l *lister[T]) fetch(ctx context.Context, sp span, first bool) (rows[T], int, int, error) {
 	c := l.c
 	size := pageSizeFor(sp.off, l.curSize())
-	var out inventoryPage
+	var out *pageDecoder[T]
 	err := c.retry(ctx, "list inventory", func(ctx context.Context, n int) httpx.Outcome {
 		page := sp.off / size
+		out = newPageDecoder(sp.off, size, l.conv)
 		cl := call{op: fmt.Sprintf("list inventory rows %d-%d (page %d of size %d)", sp.off, sp.off+size-1, page, size),
-			method: http.MethodGet, path: inventoryPath, query: inventoryQuery(l.filter, page, size), idempotent: true}
-		out = inventoryPage{}
-		o := c.attempt(ctx, cl, nil, &out)
-		if o.Err != nil && shrinkable(o.Err) {
-			if half := pageSizeFor(sp.off, size/2); half >= l.min && half < size {
-				size = half
-				l.shrinkTo(size)
-				if !o.Retry { // a body over the cap is not retried at the same size, but is at a smaller one
-					o = httpx.Again(o.Err, 0)
+			method: http.MethodGet, path: inventoryPath, query: inventoryQuery(l.filter, page, size), idempotent: true,
+			stream: out.decode}
+		o := c.attempt(ctx, cl, nil, nil)
+		if o.Err != nil {
+			out = nil // the rows of a failed attempt are garbage now
+			if shrinkable(o.Err) {
+				if half := pageSizeFor(sp.off, size/2); half >= l.min && half < size {
+					size = half
+					l.shrinkTo(size)
+					if !o.Retry { // a body over the cap is not retried at the same size, but is at a smaller one
+						o = httpx.Again(o.Err, 0)
+					}
 				}
 			}
 		}
@@ -269,14 +274,13 @@ func (l *lister[T]) fetch(ctx context.Context, sp span, first bool) (rows[T], in
 	if err != nil {
 		return rows[T]{}, 0, 0, err
 	}
-	total, err := checkCount("list inventory", inventoryPath, out.TotalCount)
+	// The rows are counted as they came (more than size failed at once); totalCount may have come
+	// after them, so the page is checked against it only now.
+	total, err := checkCount("list inventory", inventoryPath, out.total)
 	if err != nil {
 		return rows[T]{}, 0, 0, err
 	}
-	got := len(out.Results)
-	if got > size {
-		return rows[T]{}, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("asked for %d rows from row %d, got %d", size, sp.off, got))
-	}
+	got := len(out.rows.v)
 	want := min(size, max(total-sp.off, 0))
 	if first && got < want && got > 0 {
 		size, want = got, got // Jamf clamped the page size: use its size from now on
@@ -284,17 +288,7 @@ func (l *lister[T]) fetch(ctx context.Context, sp span, first bool) (rows[T], in
 	if got < want {
 		return rows[T]{}, 0, 0, pageError("list inventory", inventoryPath, fmt.Errorf("totalCount is %d, but the page from row %d holds %d rows instead of %d: the listing is incomplete", total, sp.off, got, want))
 	}
-	// Every row is converted before any is kept: one bad row fails the page, and so the listing.
-	page := rows[T]{ids: make([]int, len(out.Results)), v: make([]T, len(out.Results))}
-	for i := range out.Results {
-		m, err := out.Results[i].toDevice()
-		if err != nil {
-			return rows[T]{}, 0, 0, pageError("list inventory", inventoryPath, err)
-		}
-		out.Results[i] = inventoryDevice{} // release the wire row's strings as the page is consumed
-		page.ids[i], page.v[i] = m.ID, l.conv(&m)
-	}
-	return page, size, total, nil
+	return out.page(), size, total, nil
 }
 
 // shrinkable reports whether a smaller page may succeed where this one failed: a server error, a gateway
