@@ -188,3 +188,40 @@ func sampleHeap() func() uint64 {
 		return peak
 	}
 }
+
+// BenchmarkSnapshotRetained50k reports what a run holds once it has read both sides of a 50,000-device
+// district (patron cache warm, no latency): the Destiny snapshot and the Jamf Pro inventory, in MiB of
+// live heap after a collection. The roster and the patron cache are read before and not counted. This
+// is most of what a run's peak live heap is made of (issue 17's memory target).
+func BenchmarkSnapshotRetained50k(b *testing.B) {
+	d := district.Generate(district.Options{Seed: 11, Schools: benchSchools, Devices: defaultDeviceCountLarge, Weights: driftWeights(driftTwoPct), Now: genNow})
+	_, src := destinySideN(b, d, destinyConcurrency)
+	_, tgt := jamfProSide(b, d, jamfConcurrency)
+	if _, err := src.Read(context.Background()); err != nil { // fills the patron cache
+		b.Fatal(err)
+	}
+	live := func() float64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return float64(ms.HeapAlloc) / (1 << 20)
+	}
+	var source, inventory float64
+	for b.Loop() {
+		start := live()
+		snap, err := src.Read(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		read := live()
+		devices, err := tgt.Inventory(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		source, inventory = read-start, live()-read
+		runtime.KeepAlive(snap)
+		runtime.KeepAlive(devices)
+	}
+	b.ReportMetric(source, "destiny-MiB")
+	b.ReportMetric(inventory, "jamf-MiB")
+}
