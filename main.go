@@ -53,6 +53,7 @@ func main() {
 		shardSel      string
 		maxRuns       int
 		runAging      time.Duration
+		smallRun      int64
 		perHost       int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&shardSel, "watch-label-selector", "", "Take only the policies (and their runs) whose labels match, e.g. sharding.devicesync.k12.dev/key=shard1; the main replica of a sharded install takes !sharding.devicesync.k12.dev/key. Each shard elects its own leader. Empty: every policy.")
 	flag.IntVar(&maxRuns, "max-concurrent-runs", controllers.DefaultMaxConcurrentRuns, "Runs executing at once in this manager (one per policy at most); the others wait, the run expected to read the fewest Destiny items first.")
 	flag.DurationVar(&runAging, "run-aging", controllers.DefaultRunAging, "How long a run waits for one of --max-concurrent-runs before it goes ahead of smaller runs (so a large district is never starved).")
+	flag.Int64Var(&smallRun, "small-run-items", controllers.DefaultSmallRunItems, "A run expected to read at most this many Destiny items may start in one express slot beyond --max-concurrent-runs when every slot is taken, so a small district never waits behind large ones (negative: no express slot).")
 	flag.IntVar(&perHost, "max-requests-per-host", 0, "Cap on requests in flight to any one Destiny or Jamf host, across all policies (0: each system's own limit: Jamf Pro maxConcurrency, default 5; Jamf School 5; Destiny 10).")
 	flag.BoolVar(&requireLabel, "require-credentials-label", false, "Read only Secrets labelled devicesync.k12.dev/credentials=true (credentials, rosters, CA bundles).")
 	opts := zap.Options{Development: false}
@@ -124,7 +126,7 @@ func main() {
 	}
 
 	if err := controllers.Setup(mgr, controllers.Options{RosterRoot: rosterRoot, AllowedHosts: hosts, RequireCredentialsLabel: requireLabel,
-		MaxRunTimeout: maxRunTimeout, MaxConcurrentRuns: maxRuns, RunAging: runAging, MaxRequestsPerHost: perHost}); err != nil {
+		MaxRunTimeout: maxRunTimeout, MaxConcurrentRuns: maxRuns, RunAging: runAging, SmallRunItems: smallRun, MaxRequestsPerHost: perHost}); err != nil {
 		setupLog.Error(err, "unable to create controllers")
 		os.Exit(1)
 	}

@@ -46,6 +46,9 @@ type Options struct {
 	// RunAging is how long a run waits for an execution slot before it goes ahead of runs expected to
 	// cost less (zero: DefaultRunAging).
 	RunAging time.Duration
+	// SmallRunItems is the largest expected cost of a run the express slot takes (zero:
+	// DefaultSmallRunItems; negative: no express slot).
+	SmallRunItems int64
 	// RetryPause is the pause before a change's transient failure is retried (zero: the engine's 2s).
 	RetryPause time.Duration
 	// RosterRoot is the only directory roster paths may point under (empty: none).
@@ -72,7 +75,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 	runs := &SyncRunReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: o.Clock, Connector: conn,
-		ProgressInterval: o.ProgressInterval, MaxConcurrentRuns: o.MaxConcurrentRuns, RunAging: o.RunAging, RetryPause: o.RetryPause,
+		ProgressInterval: o.ProgressInterval, MaxConcurrentRuns: o.MaxConcurrentRuns, RunAging: o.RunAging, SmallRunItems: o.SmallRunItems, RetryPause: o.RetryPause,
 		Identity: o.Identity, RunLeaseDuration: o.RunLeaseDuration, MaxRunTimeout: o.MaxRunTimeout,
 		Notifier: &notify.Notifier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
 			Sender: notify.NewSender(o.Transport, conn.Guard, limits), SecretValue: webhookURL(conn)},

@@ -92,6 +92,9 @@ type SyncRunReconciler struct {
 	// RunAging is how long a run waits for an execution slot before it goes ahead of runs expected to
 	// cost less (zero: DefaultRunAging).
 	RunAging time.Duration
+	// SmallRunItems is the largest expected cost (Destiny items) of a run the express slot takes when
+	// every other slot is taken (zero: DefaultSmallRunItems; negative: no express slot).
+	SmallRunItems int64
 
 	running   executions
 	leases    runLeases
@@ -228,10 +231,15 @@ func (r *SyncRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.running.cancelRun(e.Object.GetUID())
 		return true
 	}}
-	// Executions run in the run scheduler, n at once, smallest expected cost first (with aging).
+	// Executions run in the run scheduler, n at once (and one small run more), smallest expected cost
+	// first (with aging).
 	r.logger = mgr.GetLogger().WithValues("controller", "syncrun")
 	r.retries = workqueue.DefaultTypedItemBasedRateLimiter[types.NamespacedName]()
-	r.scheduler = newRunScheduler(n, r.RunAging, r.executeAdmitted, func(key types.NamespacedName) { r.running.enqueue(key, 0) })
+	small := r.SmallRunItems
+	if small == 0 {
+		small = DefaultSmallRunItems
+	}
+	r.scheduler = newRunScheduler(n, r.RunAging, small, r.executeAdmitted, func(key types.NamespacedName) { r.running.enqueue(key, 0) })
 	if err := mgr.Add(r.scheduler); err != nil {
 		return err
 	}

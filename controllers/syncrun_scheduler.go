@@ -17,9 +17,18 @@ import (
 // district due with twenty large ones waits for one large run at most, not for all of them. A run that
 // has waited RunAging goes before any smaller one (the aged in the order they came), so a large run is
 // never starved by a stream of small ones either. Equal costs go in the order they came.
+//
+// One more slot, the express slot, takes only a run expected to cost at most SmallRunItems, and only when
+// every other slot is taken: a small district due while large ones fill every slot starts at once instead
+// of waiting for the shortest of them to end (minutes for a large district's first run). It executes one
+// small run at a time, so the manager executes at most MaxConcurrentRuns+1 runs, the last of them small.
 
 // DefaultRunAging is how long a run waits for an execution slot before it goes ahead of smaller runs.
 const DefaultRunAging = 10 * time.Minute
+
+// DefaultSmallRunItems is the largest expected cost (Destiny items) of a run the express slot takes: a
+// district of a few schools, whose run lasts seconds warm and under a minute cold.
+const DefaultSmallRunItems = 2000
 
 // runScheduler orders the admitted runs and executes them, at most slots at once.
 type runScheduler struct {
@@ -27,6 +36,8 @@ type runScheduler struct {
 	slots int
 	// aging is how long a run waits before it goes ahead of smaller runs (zero: DefaultRunAging).
 	aging time.Duration
+	// small is the largest cost the express slot takes (zero or less: no express slot).
+	small int64
 	// execute executes one run: it reads it again and does what its phase asks. It returns when the
 	// execution ended, or was cancelled by ctx (the manager stopping).
 	execute func(ctx context.Context, key types.NamespacedName)
@@ -41,6 +52,8 @@ type runScheduler struct {
 	waiting map[types.NamespacedName]*admitted
 	// running are the runs executing; true when the run was admitted again meanwhile.
 	running map[types.NamespacedName]bool
+	// express is the run in the express slot ("" when it is free).
+	express types.NamespacedName
 	wake    chan struct{}
 }
 
@@ -52,11 +65,11 @@ type admitted struct {
 	seq   uint64
 }
 
-func newRunScheduler(slots int, aging time.Duration, execute func(context.Context, types.NamespacedName), again func(types.NamespacedName)) *runScheduler {
+func newRunScheduler(slots int, aging time.Duration, small int64, execute func(context.Context, types.NamespacedName), again func(types.NamespacedName)) *runScheduler {
 	if aging <= 0 {
 		aging = DefaultRunAging
 	}
-	return &runScheduler{slots: max(slots, 1), aging: aging, execute: execute, again: again,
+	return &runScheduler{slots: max(slots, 1), aging: aging, small: small, execute: execute, again: again,
 		waiting: map[types.NamespacedName]*admitted{}, running: map[types.NamespacedName]bool{}, wake: make(chan struct{}, 1)}
 }
 
@@ -113,7 +126,14 @@ func (s *runScheduler) signal() {
 
 // next removes and returns the run to execute next: the longest-waiting of the runs that waited aging or
 // more, else the one of smallest cost, ties in the order they came. Called with mu held.
-func (s *runScheduler) next() *admitted {
+func (s *runScheduler) next() *admitted { return s.nextOf(func(*admitted) bool { return true }) }
+
+// nextSmall is next among the runs the express slot takes; nil when none waits.
+func (s *runScheduler) nextSmall() *admitted {
+	return s.nextOf(func(w *admitted) bool { return w.cost <= s.small })
+}
+
+func (s *runScheduler) nextOf(eligible func(*admitted) bool) *admitted {
 	now := s.clock()
 	var best *admitted
 	better := func(a, b *admitted) bool {
@@ -127,7 +147,7 @@ func (s *runScheduler) next() *admitted {
 		return a.seq < b.seq
 	}
 	for _, w := range s.waiting {
-		if best == nil || better(w, best) {
+		if eligible(w) && (best == nil || better(w, best)) {
 			best = w
 		}
 	}
@@ -144,8 +164,19 @@ func (s *runScheduler) Start(ctx context.Context) error {
 	defer wg.Wait()
 	for {
 		s.mu.Lock()
-		for len(s.running) < s.slots && len(s.waiting) > 0 {
-			w := s.next()
+		for len(s.waiting) > 0 {
+			var w *admitted
+			switch {
+			case len(s.running)-s.expressBusy() < s.slots:
+				w = s.next()
+			case s.small > 0 && s.expressBusy() == 0:
+				if w = s.nextSmall(); w != nil {
+					s.express = w.key
+				}
+			}
+			if w == nil {
+				break
+			}
 			s.running[w.key] = false
 			wg.Go(func() {
 				s.execute(ctx, w.key)
@@ -164,11 +195,22 @@ func (s *runScheduler) Start(ctx context.Context) error {
 // NeedLeaderElection: runs execute where the controllers reconcile, on the leader.
 func (s *runScheduler) NeedLeaderElection() bool { return true }
 
+// expressBusy is 1 when a run holds the express slot, else 0. Called with mu held.
+func (s *runScheduler) expressBusy() int {
+	if s.express == (types.NamespacedName{}) {
+		return 0
+	}
+	return 1
+}
+
 // done frees key's slot.
 func (s *runScheduler) done(key types.NamespacedName) {
 	s.mu.Lock()
 	again := s.running[key]
 	delete(s.running, key)
+	if s.express == key {
+		s.express = types.NamespacedName{}
+	}
 	s.signal()
 	s.mu.Unlock()
 	if again && s.again != nil {

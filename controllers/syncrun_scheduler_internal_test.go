@@ -62,7 +62,7 @@ func TestRunSchedulerOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t0 := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
 			now := t0
-			s := newRunScheduler(1, 10*time.Minute, nil, nil)
+			s := newRunScheduler(1, 10*time.Minute, 0, nil, nil)
 			s.now = func() time.Time { return now }
 			for _, a := range tc.admit {
 				now = t0.Add(a.at)
@@ -142,7 +142,7 @@ func startScheduler(t *testing.T, s *runScheduler) (stop func()) {
 
 func TestRunSchedulerExecutesAtMostItsSlotsAtOnceAndTheSmallestWaitingRunNext(t *testing.T) {
 	f := newFakeExecutions()
-	s := newRunScheduler(2, time.Hour, f.execute, nil)
+	s := newRunScheduler(2, time.Hour, 0, f.execute, nil)
 	startScheduler(t, s)
 	for i := range 4 {
 		s.admit(runKey(fmt.Sprintf("large-%d", i)), 10000)
@@ -167,10 +167,40 @@ func TestRunSchedulerExecutesAtMostItsSlotsAtOnceAndTheSmallestWaitingRunNext(t 
 	waitStarted(t, f, "large-2")
 }
 
+func TestRunSchedulerStartsASmallRunInTheExpressSlotWhenEverySlotHoldsALargeOne(t *testing.T) {
+	f := newFakeExecutions()
+	s := newRunScheduler(1, time.Hour, 2000, f.execute, nil)
+	startScheduler(t, s)
+	s.admit(runKey("large-0"), 10000)
+	waitStarted(t, f, "large-0")
+	s.admit(runKey("large-1"), 10000)
+	s.admit(runKey("small-a"), 500)
+	waitStarted(t, f, "small-a") // the only slot is taken: the express slot takes it at once
+	s.admit(runKey("small-b"), 2000)
+	s.admit(runKey("medium"), 2001)
+	select {
+	case name := <-f.ran:
+		t.Fatalf("%s started while the slot and the express slot were taken", name)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(f.endOf("small-a"))
+	waitStarted(t, f, "small-b") // the express slot takes one small run at a time
+	close(f.endOf("large-0"))
+	waitStarted(t, f, "medium") // a slot takes the smallest waiting run, too large for the express slot
+	close(f.endOf("small-b"))
+	select {
+	case name := <-f.ran:
+		t.Fatalf("%s started in the express slot, which takes only runs of at most 2000 items", name)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(f.endOf("medium"))
+	waitStarted(t, f, "large-1")
+}
+
 func TestRunSchedulerLooksAgainAtARunAdmittedWhileItExecuted(t *testing.T) {
 	f := newFakeExecutions()
 	again := make(chan string, 10)
-	s := newRunScheduler(1, time.Hour, f.execute, func(k types.NamespacedName) { again <- k.Name })
+	s := newRunScheduler(1, time.Hour, 0, f.execute, func(k types.NamespacedName) { again <- k.Name })
 	startScheduler(t, s)
 	if s.againIfExecuting(runKey("r")) || len(s.queued()) > 0 {
 		t.Fatal("againIfExecuting: a run that does not execute is neither executing nor admitted by it")
@@ -204,7 +234,7 @@ func TestRunSchedulerLooksAgainAtARunAdmittedWhileItExecuted(t *testing.T) {
 
 func TestRunSchedulerDoesNotExecuteADroppedRun(t *testing.T) {
 	f := newFakeExecutions()
-	s := newRunScheduler(1, time.Hour, f.execute, nil)
+	s := newRunScheduler(1, time.Hour, 0, f.execute, nil)
 	startScheduler(t, s)
 	s.admit(runKey("first"), 100)
 	waitStarted(t, f, "first")
@@ -219,7 +249,7 @@ func TestRunSchedulerStopsOnlyOnceItsExecutionsReturned(t *testing.T) {
 	var returned gosync.WaitGroup
 	returned.Add(1)
 	var ended bool
-	s := newRunScheduler(1, time.Hour, func(ctx context.Context, _ types.NamespacedName) {
+	s := newRunScheduler(1, time.Hour, 0, func(ctx context.Context, _ types.NamespacedName) {
 		<-ctx.Done()
 		time.Sleep(20 * time.Millisecond) // leaves the run Running, gives its lease back
 		ended = true

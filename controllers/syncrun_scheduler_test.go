@@ -77,6 +77,7 @@ func TestASmallDistrictsRunExecutesBeforeALargeOneThatWasDueFirst(t *testing.T) 
 	held := newHeldTransport(e.transport)
 	mgr := e.newManager(t, nil)
 	r := &controllers.SyncRunReconciler{Client: mgr.GetClient(), Scheme: scheme, Recorder: recorded, MaxConcurrentRuns: 1,
+		SmallRunItems:    -1, // no express slot: the order alone decides (the express slot has its own test)
 		Connector:        &controllers.Connector{Reader: mgr.GetAPIReader(), Transport: held, Limits: e.limits, Kinds: e.kinds},
 		ProgressInterval: 20 * time.Millisecond, RetryPause: time.Millisecond}
 	if err := r.SetupWithManager(mgr); err != nil {
