@@ -229,6 +229,7 @@ func TestTheManagerArgsFollowTheValues(t *testing.T) {
 		{"watchLabelSelector is --watch-label-selector (a shard)", []string{"--set", "watchLabelSelector=sharding.devicesync.k12.dev/key=shard1"},
 			append(slices.Clone(base), "--watch-label-selector=sharding.devicesync.k12.dev/key=shard1")},
 		{"maxConcurrentRuns is --max-concurrent-runs", []string{"--set", "maxConcurrentRuns=8"}, append(slices.Clone(base), "--max-concurrent-runs=8")},
+		{"smallRunItems is --small-run-items (negative: no express slot)", []string{"--set", "smallRunItems=-1"}, append(slices.Clone(base), "--small-run-items=-1")},
 		{"maxRequestsPerHost is --max-requests-per-host", []string{"--set", "maxRequestsPerHost=4"}, append(slices.Clone(base), "--max-requests-per-host=4")},
 		{"extraArgs come last", []string{"--set", "extraArgs={--zap-log-level=debug}"}, append(slices.Clone(base), "--zap-log-level=debug")},
 		{"every value set", []string{"--values", filepath.Join("testdata", "all-values.yaml")}, []string{
@@ -236,7 +237,7 @@ func TestTheManagerArgsFollowTheValues(t *testing.T) {
 			"--health-probe-bind-address=:8081", "--roster-root=/var/run/devicesync/rosters",
 			"--allowed-hosts=destiny.lincoln.k12.us,*.jamfcloud.com", "--require-credentials-label",
 			"--max-run-timeout=2h", "--watch-label-selector=sharding.devicesync.k12.dev/key=shard1", "--max-concurrent-runs=8",
-			"--max-requests-per-host=4", "--zap-log-level=debug"}},
+			"--small-run-items=500", "--max-requests-per-host=4", "--zap-log-level=debug"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d appsv1.Deployment
