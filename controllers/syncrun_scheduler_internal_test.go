@@ -120,6 +120,16 @@ func waitStarted(t *testing.T, f *fakeExecutions, want string) {
 	}
 }
 
+// noneStarted fails when a run starts within 50 ms: one that should wait, named in the message by why.
+func noneStarted(t *testing.T, f *fakeExecutions, why string) {
+	t.Helper()
+	select {
+	case name := <-f.ran:
+		t.Fatalf("%s started %s", name, why)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
 func startScheduler(t *testing.T, s *runScheduler) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -153,11 +163,7 @@ func TestRunSchedulerExecutesAtMostItsSlotsAtOnceAndTheSmallestWaitingRunNext(t 
 		t.Fatalf("started %v first, want large-0 and large-1", first)
 	}
 	s.admit(runKey("small"), 500)
-	select {
-	case name := <-f.ran:
-		t.Fatalf("%s started while both slots were taken", name)
-	case <-time.After(50 * time.Millisecond):
-	}
+	noneStarted(t, f, "while both slots were taken")
 	if got := keyNames(s.executing()); !slices.Equal(got, []string{"large-0", "large-1"}) {
 		t.Fatalf("executing %v, want large-0 and large-1", got)
 	}
@@ -178,21 +184,13 @@ func TestRunSchedulerStartsASmallRunInTheExpressSlotWhenEverySlotHoldsALargeOne(
 	waitStarted(t, f, "small-a") // the only slot is taken: the express slot takes it at once
 	s.admit(runKey("small-b"), 2000)
 	s.admit(runKey("medium"), 2001)
-	select {
-	case name := <-f.ran:
-		t.Fatalf("%s started while the slot and the express slot were taken", name)
-	case <-time.After(50 * time.Millisecond):
-	}
+	noneStarted(t, f, "while the slot and the express slot were taken")
 	close(f.endOf("small-a"))
 	waitStarted(t, f, "small-b") // the express slot takes one small run at a time
 	close(f.endOf("large-0"))
 	waitStarted(t, f, "medium") // a slot takes the smallest waiting run, too large for the express slot
 	close(f.endOf("small-b"))
-	select {
-	case name := <-f.ran:
-		t.Fatalf("%s started in the express slot, which takes only runs of at most 2000 items", name)
-	case <-time.After(50 * time.Millisecond):
-	}
+	noneStarted(t, f, "in the express slot, which takes only runs of at most 2000 items")
 	close(f.endOf("medium"))
 	waitStarted(t, f, "large-1")
 }
@@ -211,11 +209,7 @@ func TestRunSchedulerLooksAgainAtARunAdmittedWhileItExecuted(t *testing.T) {
 		t.Fatal("againIfExecuting: r is not executing")
 	}
 	s.admit(runKey("r"), 100)
-	select {
-	case name := <-f.ran:
-		t.Fatalf("%s executed twice at once", name)
-	case <-time.After(50 * time.Millisecond):
-	}
+	noneStarted(t, f, "a second time while it executed")
 	close(f.endOf("r"))
 	select {
 	case got := <-again:
