@@ -185,14 +185,18 @@ func appVersion(t *testing.T) string {
 	return chart.AppVersion
 }
 
+// valueSets are the two sets of values every rendering check runs with: the chart's defaults, and
+// testdata/all-values.yaml, which sets every value.
+var valueSets = []struct {
+	name string
+	args []string
+}{
+	{"with the default values", nil},
+	{"with every value set", []string{"--values", filepath.Join("testdata", "all-values.yaml")}},
+}
+
 func TestTheChartLints(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
-		{"with the default values", nil},
-		{"with every value set", []string{"--values", filepath.Join("testdata", "all-values.yaml")}},
-	} {
+	for _, tc := range valueSets {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"lint", "--strict", filepath.Join(root, "charts", chartDir)}, tc.args...)
 			if out, err := run(helm, args...); err != nil {
@@ -254,13 +258,7 @@ func TestTheManagerArgsFollowTheValues(t *testing.T) {
 func TestTheManagerIsToldItsMemoryLimit(t *testing.T) {
 	want := corev1.EnvVar{Name: "DEVICESYNC_MEMORY_LIMIT", ValueFrom: &corev1.EnvVarSource{
 		ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "manager", Resource: "limits.memory"}}}
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
-		{"with the default values", nil},
-		{"with every value set", []string{"--values", filepath.Join("testdata", "all-values.yaml")}},
-	} {
+	for _, tc := range valueSets {
 		t.Run(tc.name, func(t *testing.T) {
 			var d appsv1.Deployment
 			one(t, render(t, tc.args...), "Deployment", &d)
