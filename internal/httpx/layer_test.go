@@ -425,3 +425,50 @@ func TestCertPoolNeedsACertificate(t *testing.T) {
 	}
 	_ = resp.Body.Close()
 }
+
+// A page the client has not read yet is buffered by HTTP/2 up to the flow-control window. Go's default
+// lets the server run 4 MiB ahead per stream (and 1 GiB per connection): with a decoder starved of CPU,
+// every page in flight would sit whole in memory. The client's window is 1 MiB per stream and 2 MiB per
+// connection, so a server that writes ahead of a reader that stalls is held near that.
+func TestHTTP2BuffersAtMostTheClientsWindowAheadOfTheReader(t *testing.T) {
+	const body = 8 << 20
+	var written atomic.Int64
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 16<<10)
+		for written.Load() < body {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			written.Add(int64(len(chunk)))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	defer ts.Close()
+	pool, err := CertPool(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := NewClient(ClientOptions{RootCAs: pool}).Get(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the answer came over %s, want HTTP/2", resp.Proto)
+	}
+	// The reader reads nothing: wait until the server can write no more (the count holds still).
+	last := int64(-1)
+	for n := written.Load(); (n != last || n == 0) && n < body; n = written.Load() {
+		last = n
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The client's 2 MiB window, plus what the server's own write buffers hold.
+	if n := written.Load(); n > 3<<20 {
+		t.Fatalf("the server wrote %d KiB ahead of a reader that read nothing, want at most about the client's 2 MiB window", n>>10)
+	}
+	if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != body {
+		t.Fatalf("the whole body after the stall: %d bytes, %v; want %d", n, err, body)
+	}
+}
