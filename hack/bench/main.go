@@ -37,6 +37,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
@@ -75,6 +76,7 @@ type config struct {
 	latency, timeout time.Duration
 	heapProfile      string
 	memoryLimit      string
+	cgroup           bool
 	memLimitFrom     string // where the soft memory limit in force came from ("" when none)
 }
 
@@ -100,7 +102,12 @@ func main() {
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "how long to wait for a round")
 	flag.StringVar(&c.heapProfile, "heap-profile", "", "write the manager process's heap profile here at the peak of the last round")
 	flag.StringVar(&c.memoryLimit, "memory-limit", "", "the manager container's limits.memory (e.g. 1Gi, the Deployment's default): the soft memory limit is set from it as main.go does from "+memlimit.EnvVar+" (90%; GOMEMLIMIT wins); empty: "+memlimit.EnvVar+" if set")
+	flag.BoolVar(&c.cgroup, "cgroup", false, "run the manager under --memory-limit as a hard limit too: the bench moves its own process (the manager, not the control plane or the simulators) into a memory cgroup of that size, as a container's limits.memory does, and reports its peak charge and OOM kills (Linux, as root)")
 	flag.Parse()
+	if c.cgroup && c.memoryLimit == "" {
+		fmt.Fprintln(os.Stderr, "bench: --cgroup needs --memory-limit (the cgroup's size)")
+		os.Exit(2)
+	}
 	switch c.scenario {
 	case "single":
 		c.policies, c.small, c.shareJamf = 1, 0, 0
@@ -207,6 +214,22 @@ func run(c config) (bool, error) {
 		return false, fmt.Errorf("installing the policies: %w", err)
 	}
 	rssBefore := readStatusKiB("VmRSS")
+	if c.cgroup {
+		q, err := resource.ParseQuantity(c.memoryLimit)
+		if err != nil {
+			return false, fmt.Errorf("--memory-limit %q: %w", c.memoryLimit, err)
+		}
+		// What the process already holds is charged elsewhere: the cgroup gets the rest of the limit.
+		held := int64(readStatusKiB("RssAnon")) << 10
+		cg, err := joinMemCgroup(q.Value() - held)
+		if err != nil {
+			return false, fmt.Errorf("--cgroup: %w", err)
+		}
+		fmt.Printf("memory cgroup: %d MiB, the --memory-limit less the %d MiB of anonymous memory the process held before (charged elsewhere)\n",
+			(q.Value()-held)>>20, held>>20)
+		defer cg.leave()
+		defer func() { fmt.Println(cg.report()) }()
+	}
 	mgrDone, err := b.startManager(ctx, restCfg)
 	if err != nil {
 		return false, err
