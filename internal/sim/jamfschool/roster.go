@@ -805,10 +805,11 @@ func (s *Server) LoadRoster(d *district.District, r *district.Roster) map[string
 	for _, p := range append(append([]district.Patron{}, d.Patrons...), r.Teachers...) {
 		username[p.DistrictID] = p.Username
 	}
+	byName := s.usernameIndexLocked()
 	ids := func(patrons []string) []int {
 		var out []int
 		for _, p := range patrons {
-			if u := s.userByUsernameLocked(username[p]); u != nil && username[p] != "" {
+			if u := byName[strings.ToLower(strings.TrimSpace(username[p]))]; u != nil && username[p] != "" {
 				out = append(out, u.ID)
 			}
 		}

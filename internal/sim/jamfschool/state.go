@@ -87,14 +87,25 @@ func (s *Server) load(d *district.District) {
 			s.locations = append(s.locations, LocationState{ID: sc.JamfSchoolLocationID, Name: name})
 		}
 	}
+	// Users by lower-cased username, as userByUsernameLocked finds them: an index for the bulk load (a
+	// scan per lookup made seeding 50,000 devices take minutes).
+	byName := s.usernameIndexLocked()
+	add := func(u UserState) *UserState {
+		p := s.addUserLocked(u)
+		if k := strings.ToLower(p.Username); byName[k] == nil {
+			byName[k] = p
+		}
+		return p
+	}
+	lookup := func(username string) *UserState { return byName[strings.ToLower(strings.TrimSpace(username))] }
 	for _, p := range d.Patrons {
 		if p.Username == "" && p.Email == "" {
 			continue
 		}
-		if p.Username != "" && s.userByUsernameLocked(p.Username) != nil {
+		if p.Username != "" && lookup(p.Username) != nil {
 			continue
 		}
-		s.addUserLocked(UserState{
+		add(UserState{
 			LocationID: siteLoc[strings.ToLower(p.SiteShortName)],
 			Username:   p.Username, Email: p.Email, FirstName: p.FirstName, LastName: p.LastName,
 			Name: strings.TrimSpace(p.FirstName + " " + p.LastName),
@@ -115,10 +126,10 @@ func (s *Server) load(d *district.District) {
 			st.Model = "iPad"
 		}
 		if dv.Username != "" {
-			u := s.userByUsernameLocked(dv.Username)
+			u := lookup(dv.Username)
 			if u == nil {
 				first, last, _ := strings.Cut(dv.RealName, " ")
-				u = s.addUserLocked(UserState{LocationID: st.LocationID, Username: dv.Username, Email: dv.Email,
+				u = add(UserState{LocationID: st.LocationID, Username: dv.Username, Email: dv.Email,
 					FirstName: first, LastName: last, Name: dv.RealName})
 			}
 			st.OwnerID = u.ID
@@ -149,6 +160,18 @@ func (s *Server) addUserLocked(u UserState) *UserState {
 func (s *Server) addDeviceLocked(d *DeviceState) {
 	s.devices = append(s.devices, d)
 	s.deviceByUDID[d.UDID] = d
+}
+
+// usernameIndexLocked maps each lower-cased username to its first user, as userByUsernameLocked
+// finds it, for bulk lookups.
+func (s *Server) usernameIndexLocked() map[string]*UserState {
+	m := make(map[string]*UserState, len(s.users))
+	for _, u := range s.users {
+		if k := strings.ToLower(u.Username); m[k] == nil {
+			m[k] = u
+		}
+	}
+	return m
 }
 
 func (s *Server) userByUsernameLocked(username string) *UserState {
