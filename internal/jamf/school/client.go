@@ -149,6 +149,8 @@ type request struct {
 	query      url.Values
 	body       any
 	idempotent bool
+	// list, when set, reads a 2xx answer as a list as it arrives (GET /devices, GET /users).
+	list *listSpec
 }
 
 // do runs req through the retrier and decodes a 2xx JSON answer into out (which must embed envelope or
@@ -207,7 +209,8 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 		}
 		return c.transient(req, te, 0)
 	}
-	raw, rerr := httpx.ReadBody(resp.Body)
+	var env envelope
+	raw, n, streamed, derr, rerr := readAnswer(req, resp, &env)
 	if rerr != nil {
 		if ctx.Err() != nil {
 			return httpx.Fail(ctx.Err())
@@ -230,6 +233,21 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 		return httpx.Fail(err)
 	}
 	ctype := resp.Header.Get("Content-Type")
+	if streamed {
+		switch {
+		case derr != nil:
+			de := &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Unrecognized(resp.StatusCode, ctype, int(n)), Err: derr}
+			var big *httpx.ValueTooLargeError
+			if errors.As(derr, &big) {
+				return httpx.Fail(de) // the same answer again would hold the same value
+			}
+			// A truncated answer on an idempotent request is worth one more try, as below.
+			return c.transient(req, de, 0)
+		case env.Code >= 400:
+			return httpx.Fail(&APIError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Code: int(env.Code), Message: string(env.Message), Shape: ShapeFlat})
+		}
+		return httpx.Done()
+	}
 	if httpx.LooksLikeHTML(ctype, raw) {
 		return classify(&HTMLError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Unrecognized(resp.StatusCode, ctype, len(raw))})
 	}
@@ -237,7 +255,6 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 		return classify(parseError(req, resp.StatusCode, ctype, raw))
 	}
 	// A 2xx answer: decode. A truncated body on an idempotent request is worth one more try.
-	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return c.transient(req, &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Unrecognized(resp.StatusCode, ctype, len(raw)), Err: err}, 0)
 	}

@@ -27,7 +27,7 @@ const (
 )
 
 // newTestClient builds a client with tiny backoffs and a short per-request timeout.
-func newTestClient(t *testing.T, baseURL string, mutate func(*Config)) *Client {
+func newTestClient(t testing.TB, baseURL string, mutate func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{
 		BaseURL: baseURL, NetworkID: testNetworkID, APIKey: testAPIKey,
@@ -295,7 +295,21 @@ func TestIdempotentRequestsRetryTransientFaults(t *testing.T) {
 		pattern string
 		call    func(ctx context.Context, c *Client) error
 	}{
-		{"Devices", jamfschool.PatternDevices, func(ctx context.Context, c *Client) error { _, err := c.Devices(ctx); return err }},
+		{"Devices", jamfschool.PatternDevices, func(ctx context.Context, c *Client) error {
+			// The rows of a failed attempt are dropped: every device comes once.
+			devs, err := c.Devices(ctx)
+			if err == nil && len(devs) != len(testDistrict().Devices) {
+				err = fmt.Errorf("%d devices, want %d", len(devs), len(testDistrict().Devices))
+			}
+			return err
+		}},
+		{"Users", jamfschool.PatternUsers, func(ctx context.Context, c *Client) error {
+			users, err := c.Users(ctx)
+			if err == nil && len(users) != len(testDistrict().Patrons) {
+				err = fmt.Errorf("%d users, want %d", len(users), len(testDistrict().Patrons))
+			}
+			return err
+		}},
 		{"SetOwner", jamfschool.PatternSetOwner, func(ctx context.Context, c *Client) error { return c.SetOwner(ctx, "UDID-2", 1) }},
 		{"MoveToLocation", jamfschool.PatternMigrate, func(ctx context.Context, c *Client) error { return c.MoveToLocation(ctx, "UDID-2", 11) }},
 	}

@@ -2,9 +2,11 @@ package school
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -14,15 +16,20 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 }
 
 func (c *Client) listDevices(ctx context.Context, op string, q url.Values) ([]Device, error) {
-	var resp wireDevicesResponse
-	if err := c.do(ctx, request{op: op, method: "GET", path: "/devices", query: q, idempotent: true}, &resp); err != nil {
+	var out []Device
+	var w wireDevice // the row being decoded, reused
+	list := &listSpec{key: "devices", start: func() { out = []Device{} }, elem: func(dec *json.Decoder) error {
+		w = wireDevice{} // absent keys must not keep the previous row's values
+		if err := dec.Decode(&w); err != nil {
+			return err
+		}
+		out = append(out, w.toDevice())
+		return nil
+	}}
+	if err := c.do(ctx, request{op: op, method: "GET", path: "/devices", query: q, idempotent: true, list: list}, nil); err != nil {
 		return nil, err
 	}
-	out := make([]Device, 0, len(resp.Devices))
-	for i := range resp.Devices {
-		out = append(out, resp.Devices[i].toDevice())
-	}
-	return out, nil
+	return slices.Clip(out), nil
 }
 
 // Device reads one device (GET /devices/{udid}); errors.Is(err, ErrNotFound) when it does not exist.

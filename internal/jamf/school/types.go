@@ -87,12 +87,6 @@ type envelope struct {
 	Message flexString `json:"message"`
 }
 
-type wireDevicesResponse struct {
-	envelope
-	Count   flexInt      `json:"count"`
-	Devices []wireDevice `json:"devices"`
-}
-
 type wireDeviceResponse struct {
 	envelope
 	Device *wireDevice `json:"device"`
@@ -204,12 +198,6 @@ func (w *wireOwner) UnmarshalJSON(b []byte) error {
 		FirstName: string(raw.FirstName), LastName: string(raw.LastName), Name: string(raw.Name),
 	}
 	return nil
-}
-
-type wireUsersResponse struct {
-	envelope
-	Count flexInt    `json:"count"`
-	Users []wireUser `json:"users"`
 }
 
 type wireUserResponse struct {

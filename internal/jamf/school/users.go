@@ -2,24 +2,31 @@ package school
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // Users lists every user (GET /users). It does not touch the FindUser cache.
 func (c *Client) Users(ctx context.Context) ([]User, error) {
-	var resp wireUsersResponse
-	if err := c.do(ctx, request{op: "Users", method: "GET", path: "/users", idempotent: true}, &resp); err != nil {
+	var out []User
+	var w wireUser // the row being decoded, reused
+	list := &listSpec{key: "users", start: func() { out = []User{} }, elem: func(dec *json.Decoder) error {
+		w = wireUser{} // absent keys must not keep the previous row's values
+		if err := dec.Decode(&w); err != nil {
+			return err
+		}
+		out = append(out, w.toUser())
+		return nil
+	}}
+	if err := c.do(ctx, request{op: "Users", method: "GET", path: "/users", idempotent: true, list: list}, nil); err != nil {
 		return nil, err
 	}
-	out := make([]User, 0, len(resp.Users))
-	for i := range resp.Users {
-		out = append(out, resp.Users[i].toUser())
-	}
-	return out, nil
+	return slices.Clip(out), nil
 }
 
 // User reads one user (GET /users/{id}); errors.Is(err, ErrNotFound) when it does not exist.

@@ -124,7 +124,7 @@ func TestJamfSchoolFaults(t *testing.T) {
 			wantOutcome: engine.PartiallyFailed, wantFaults: 1, wantErr: "refused", wantFailed: 1,
 		},
 		{
-			name: "a device listing over the size cap: never decoded, the run fails before any write",
+			name: "a device listing holding a value over the cap (a 32 MiB member): never held, the run fails before any write",
 			inject: func(s *jamfschoolsim.Server) {
 				s.InjectNext(jamfschoolsim.PatternDevices, 1, jamfschoolsim.WireFault{Oversize: httpx.MaxBodyBytes + 1})
 			},

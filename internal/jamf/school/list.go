@@ -1,0 +1,95 @@
+package school
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/k12dev/devicesync-operator/internal/httpx"
+)
+
+// Jamf School does not page its lists: GET /devices and GET /users return the whole district in one
+// answer (about 1.3 KB a device, 0.4 KB a user). Such an answer is read as it arrives, each element
+// decoded and converted at once, so neither its bytes nor its wire rows are ever held whole and a large
+// district is not refused by the cap on a buffered body (httpx.MaxBodyBytes).
+const (
+	// MaxListBodyBytes caps a list answer read as it arrives: its bytes are not kept, so the cap only
+	// ends an answer that never ends (about 800,000 devices).
+	MaxListBodyBytes = 1 << 30
+	// MaxListRows caps the rows of one list answer, which are kept: more fails the read.
+	MaxListRows = 1_000_000
+)
+
+// listSpec is a list request's answer, {"code": 200, "count": n, "<key>": [...]}.
+type listSpec struct {
+	// key is the member that holds the list ("devices", "users").
+	key string
+	// start is called before each attempt is decoded: the rows of a failed attempt are dropped.
+	start func()
+	// elem decodes one element from dec and keeps what the caller needs of it.
+	elem func(dec *json.Decoder) error
+}
+
+// decode reads one answer: the envelope's code and message into env, each element of the list through
+// elem. An answer without the list, or with two, is malformed, unless its code says it failed (env.Code
+// 400 or more: the caller reports that). count is neither checked nor used: nothing is sized by what
+// the server sent.
+func (l *listSpec) decode(r io.Reader, env *envelope) error {
+	l.start()
+	lists, rows := 0, 0
+	err := httpx.DecodeObject(r, func(dec *json.Decoder, key string) error {
+		switch {
+		case strings.EqualFold(key, "code"):
+			return dec.Decode(&env.Code)
+		case strings.EqualFold(key, "message"):
+			return dec.Decode(&env.Message)
+		case strings.EqualFold(key, l.key):
+			if lists++; lists > 1 {
+				return fmt.Errorf("the answer has more than one %q list", l.key)
+			}
+			ok, err := httpx.DecodeList(dec, func(dec *json.Decoder) error {
+				if rows++; rows > MaxListRows {
+					return fmt.Errorf("the %q list has more than %d rows", l.key, MaxListRows)
+				}
+				return l.elem(dec)
+			})
+			if err != nil {
+				return fmt.Errorf("%q: %w", l.key, err)
+			}
+			if !ok {
+				lists-- // null: no list
+			}
+			return nil
+		}
+		return httpx.SkipValue(dec)
+	})
+	if err == nil && lists == 0 && env.Code < 400 {
+		err = fmt.Errorf("the answer has no %q list", l.key)
+	}
+	return err
+}
+
+// readAnswer reads one answer. A list request's 2xx answer that is not an HTML page is decoded as it
+// arrives through req.list (streamed; raw nil, derr its verdict); any other answer is read whole, up to
+// httpx.MaxBodyBytes. n is the number of bytes read; rerr is the body's own failure (a broken
+// connection, the cap), kept apart from what the decoder made of the bytes that did arrive.
+func readAnswer(req request, resp *http.Response, env *envelope) (raw []byte, n int64, streamed bool, derr, rerr error) {
+	if req.list == nil {
+		raw, rerr = httpx.ReadBody(resp.Body)
+		return raw, int64(len(raw)), false, nil, rerr
+	}
+	defer func() { _ = resp.Body.Close() }()
+	br := httpx.NewBodyReader(resp.Body, MaxListBodyBytes)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 && !br.LooksLikeHTML(resp.Header.Get("Content-Type")) {
+		derr = req.list.decode(br, env)
+		return nil, br.N(), true, derr, br.Err()
+	}
+	// An error answer or an HTML page: classified whole, as any other.
+	raw, rerr = httpx.ReadBodyMax(io.NopCloser(br), httpx.MaxBodyBytes)
+	if rerr == nil {
+		rerr = br.Err()
+	}
+	return raw, br.N(), false, nil, rerr
+}
