@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -720,70 +719,49 @@ func decodeItems(body *httpx.BodyReader, serialField, subject string, each func(
 		return &Error{Op: "list items", Subject: subject, Kind: KindMalformed, StatusCode: http.StatusOK, Message: msg, Err: err}
 	}
 	invalid := func(err error) error { return malformed("item page is not valid JSON", err) }
-	dec := json.NewDecoder(body)
-	tok, err := dec.Token()
-	if err != nil {
-		return "", invalid(err)
-	}
-	if tok == nil { // null: no list
-		if err := endOfBody(dec); err != nil {
-			return "", invalid(err)
-		}
-		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", int(body.N())), nil)
-	}
-	if tok != json.Delim('{') {
-		return "", invalid(fmt.Errorf("the page is a %s, not an object", jsonKind(tok)))
-	}
 	var next string
 	lists := 0
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", invalid(err)
-		}
-		key, _ := tok.(string)
+	err := httpx.DecodeObject(body, func(dec *json.Decoder, key string) error {
 		// Keys match as encoding/json matches struct fields: case-insensitively.
 		switch {
 		case strings.EqualFold(key, "value"):
 			if lists > 0 {
-				return "", malformed(fmt.Sprintf("item page has more than one \"value\" list (the second within its first %d bytes)", body.N()), nil)
+				return malformed(fmt.Sprintf("item page has more than one \"value\" list (the second within its first %d bytes)", body.N()), nil)
 			}
 			n, err := decodeItemList(dec, serialField, each)
 			var e *Error
 			var ni *notItemError
 			switch {
 			case errors.As(err, &e):
-				return "", err
+				return err
 			case errors.As(err, &ni):
-				return "", malformed(fmt.Sprintf("item %d of the page: %v", n, ni.err), nil)
+				return malformed(fmt.Sprintf("item %d of the page: %v", n, ni.err), nil)
 			case err != nil:
-				return "", invalid(err)
+				return invalid(err)
 			}
 			if n >= 0 {
 				lists++
 			}
+			return nil
 		case strings.EqualFold(key, "@nextLink"):
 			var link *string
 			if err := dec.Decode(&link); err != nil {
-				return "", invalid(err)
+				return invalid(err)
 			}
 			if link != nil {
 				next = *link
 			}
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return "", invalid(err)
-			}
+			return nil
 		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
+		return httpx.SkipValue(dec)
+	})
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return "", err
+	case err != nil:
 		return "", invalid(err)
-	}
-	if err := endOfBody(dec); err != nil {
-		return "", invalid(err)
-	}
-	if lists == 0 {
+	case lists == 0:
 		return "", malformed("item page has no \"value\" list: "+httpx.Unrecognized(http.StatusOK, "application/json", int(body.N())), nil)
 	}
 	return next, nil
@@ -798,61 +776,27 @@ func (e *notItemError) Error() string { return e.err.Error() }
 // decodeItemList decodes the value of "value": a list of items, each handed to each as it is decoded,
 // or null (n is then -1: no list). n is the number of items handed out.
 func decodeItemList(dec *json.Decoder, serialField string, each func(*Item) error) (n int, err error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return 0, err
-	}
-	if tok == nil {
-		return -1, nil
-	}
-	if tok != json.Delim('[') {
-		if d, ok := tok.(json.Delim); ok && d == '{' {
-			return 0, fmt.Errorf("\"value\" is an object, not a list")
-		}
-		return 0, fmt.Errorf("\"value\" is a %s, not a list", jsonKind(tok))
-	}
-	for ; dec.More(); n++ {
+	ok, err := httpx.DecodeList(dec, "value", func(dec *json.Decoder) error {
 		var w wireItem
 		if err := dec.Decode(&w); err != nil {
-			return n, err
+			return err
 		}
 		it, err := w.item(serialField)
 		if err != nil {
-			return n, &notItemError{err}
+			return &notItemError{err}
 		}
 		if err := each(&it); err != nil {
 			var e *Error
 			if errors.As(err, &e) {
-				return n, err
+				return err
 			}
-			return n, &notItemError{err}
+			return &notItemError{err}
 		}
+		n++
+		return nil
+	})
+	if !ok && err == nil {
+		return -1, nil
 	}
-	_, err = dec.Token() // the closing bracket
 	return n, err
-}
-
-// endOfBody fails when anything but white space follows the top-level value.
-func endOfBody(dec *json.Decoder) error {
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			err = errors.New("more than one JSON value")
-		}
-		return err
-	}
-	return nil
-}
-
-func jsonKind(tok json.Token) string {
-	switch tok.(type) {
-	case json.Delim:
-		return "list"
-	case string:
-		return "string"
-	case float64, json.Number:
-		return "number"
-	case bool:
-		return "boolean"
-	}
-	return "value"
 }

@@ -78,10 +78,10 @@ func (v *valueLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// DecodeList reads one list value from dec, handing each element to elem, which must read it from dec;
+// DecodeList reads one list value from dec (what names it in errors), handing each element to elem, which must read it from dec;
 // ok is false when the value is null (no list). Any other value fails; an io.EOF before the list ends
 // is io.ErrUnexpectedEOF.
-func DecodeList(dec *json.Decoder, elem func(dec *json.Decoder) error) (ok bool, err error) {
+func DecodeList(dec *json.Decoder, what string, elem func(dec *json.Decoder) error) (ok bool, err error) {
 	tok, err := dec.Token()
 	switch {
 	case err != nil:
@@ -89,7 +89,7 @@ func DecodeList(dec *json.Decoder, elem func(dec *json.Decoder) error) (ok bool,
 	case tok == nil:
 		return false, nil
 	case tok != json.Delim('['):
-		return false, fmt.Errorf("%s where a list was expected", jsonKind(tok))
+		return false, fmt.Errorf("%q is %s, not a list", what, jsonKind(tok))
 	}
 	for dec.More() {
 		if err := elem(dec); err != nil {

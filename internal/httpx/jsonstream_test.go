@@ -27,7 +27,7 @@ func decodeRows(r io.Reader) ([]string, error) {
 		if !strings.EqualFold(key, "rows") {
 			return SkipValue(dec)
 		}
-		_, err := DecodeList(dec, func(dec *json.Decoder) error {
+		_, err := DecodeList(dec, "rows", func(dec *json.Decoder) error {
 			var s string
 			if err := dec.Decode(&s); err != nil {
 				return err
@@ -55,7 +55,7 @@ func TestDecodeObjectReadsOneObjectAsItArrives(t *testing.T) {
 		{"data after the object", `{"rows":[]}{}`, 0, "data follows the JSON object"},
 		{"cut short in a list", `{"rows":["x",`, 0, "unexpected EOF"},
 		{"cut short between members", `{"rows":["x"],`, 0, "unexpected EOF"},
-		{"a list that is an object", `{"rows":{}}`, 0, "an object where a list was expected"},
+		{"a list that is an object", `{"rows":{}}`, 0, `"rows" is an object, not a list`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,11 +2,12 @@ package pro
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/k12dev/devicesync-operator/internal/httpx"
 )
 
 // pageDecoder reads one inventory page (the schema's MobileDeviceInventorySearchResults,
@@ -41,68 +42,22 @@ func newPageDecoder[T any](off, size int, conv func(*MobileDevice) T) *pageDecod
 
 // decode reads the page from r; an io.EOF before the object ends is io.ErrUnexpectedEOF.
 func (p *pageDecoder[T]) decode(r io.Reader) error {
-	dec := json.NewDecoder(r)
-	tok, err := dec.Token()
-	switch {
-	case err == io.EOF:
-		return errors.New("the answer is empty")
-	case err != nil:
-		return err
-	case tok != json.Delim('{'):
-		return errors.New("the answer is not a JSON object")
-	}
-	if err := p.members(dec); err != nil {
-		if err == io.EOF {
-			return io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	switch _, err := dec.Token(); {
-	case err == io.EOF:
-		return nil
-	case err != nil:
-		return err
-	}
-	return errors.New("data follows the JSON object")
-}
-
-// members reads the object's members up to its closing brace.
-func (p *pageDecoder[T]) members(dec *json.Decoder) error {
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := tok.(string) // a member's name: Token checks the syntax
+	return httpx.DecodeObject(r, func(dec *json.Decoder, key string) error {
 		switch {
 		case strings.EqualFold(key, "totalCount"):
-			err = dec.Decode(&p.total)
+			return dec.Decode(&p.total)
 		case strings.EqualFold(key, "results"):
-			err = p.results(dec)
-		default:
-			err = dec.Decode(&skipValue{})
+			return p.results(dec)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return closing(dec, '}')
+		return httpx.SkipValue(dec)
+	})
 }
 
 // results reads the rows, each converted as soon as it is decoded.
 func (p *pageDecoder[T]) results(dec *json.Decoder) error {
 	clear(p.rows.v) // a repeated results key replaces the rows read so far
 	p.rows.ids, p.rows.v = p.rows.ids[:0], p.rows.v[:0]
-	tok, err := dec.Token()
-	switch {
-	case err != nil:
-		return err
-	case tok == nil:
-		return nil
-	case tok != json.Delim('['):
-		return errors.New("results is not an array")
-	}
-	for dec.More() {
+	_, err := httpx.DecodeList(dec, "results", func(dec *json.Decoder) error {
 		if len(p.rows.v) == p.size {
 			return pageError("list inventory", inventoryPath, fmt.Errorf("asked for %d rows from row %d, got more", p.size, p.off))
 		}
@@ -110,13 +65,15 @@ func (p *pageDecoder[T]) results(dec *json.Decoder) error {
 		if err := dec.Decode(&p.wire); err != nil {
 			return err
 		}
+		var err error
 		if p.dev, err = p.wire.toDevice(); err != nil {
 			return pageError("list inventory", inventoryPath, err)
 		}
 		p.rows.ids, p.rows.v = append(p.rows.ids, p.dev.ID), append(p.rows.v, p.conv(&p.dev))
-	}
+		return nil
+	})
 	p.wire, p.dev = inventoryDevice{}, MobileDevice{}
-	return closing(dec, ']')
+	return err
 }
 
 // page returns the rows, in slices of their exact size when the page held fewer rows than asked for.
@@ -126,20 +83,3 @@ func (p *pageDecoder[T]) page() rows[T] {
 	}
 	return rows[T]{ids: slices.Clone(p.rows.ids), v: slices.Clone(p.rows.v)}
 }
-
-// closing reads the delimiter that ends the array or object whose last element was read.
-func closing(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != want {
-		return fmt.Errorf("expected %q", want)
-	}
-	return nil
-}
-
-// skipValue reads and drops one JSON value (a member this client does not use).
-type skipValue struct{}
-
-func (*skipValue) UnmarshalJSON([]byte) error { return nil }

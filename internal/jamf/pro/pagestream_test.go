@@ -253,7 +253,7 @@ func TestInventoryPageThatIsNotOneGoodPageFailsTheRead(t *testing.T) {
 		}, want{"the answer is empty", true}},
 		{"results that are not an array", func(w http.ResponseWriter, p simPage) {
 			serveJSON(w, `{"totalCount":`+string(p.total)+`,"results":{"0":`+string(p.rows[0])+`}}`)
-		}, want{"results is not an array", true}},
+		}, want{`"results" is an object, not a list`, true}},
 		{"a row whose id is not a number: the page is final", func(w http.ResponseWriter, p simPage) {
 			serveJSON(w, `{"totalCount":`+string(p.total)+`,"results":[`+string(p.rows[0])+`,{"mobileDeviceId":"x"}]}`)
 		}, want{`mobileDeviceId "x" is not a number`, false}},

@@ -49,14 +49,14 @@ func (l *listSpec) decode(r io.Reader, env *envelope) error {
 			if lists++; lists > 1 {
 				return fmt.Errorf("the answer has more than one %q list", l.key)
 			}
-			ok, err := httpx.DecodeList(dec, func(dec *json.Decoder) error {
+			ok, err := httpx.DecodeList(dec, l.key, func(dec *json.Decoder) error {
 				if rows++; rows > MaxListRows {
 					return fmt.Errorf("the %q list has more than %d rows", l.key, MaxListRows)
 				}
 				return l.elem(dec)
 			})
 			if err != nil {
-				return fmt.Errorf("%q: %w", l.key, err)
+				return err
 			}
 			if !ok {
 				lists-- // null: no list

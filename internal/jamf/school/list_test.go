@@ -97,7 +97,7 @@ func TestDeviceListAnswers(t *testing.T) {
 		{"a list instead of an object", `[{"serialNumber":"A1"}]`, 0, &DecodeError{}, "a list, not a JSON object"},
 		{"no devices list", `{"code":200,"count":0}`, 0, &DecodeError{}, `no "devices" list`},
 		{"a null devices list", `{"code":200,"devices":null}`, 0, &DecodeError{}, `no "devices" list`},
-		{"devices that are not a list", `{"code":200,"devices":{"serialNumber":"A1"}}`, 0, &DecodeError{}, "an object where a list was expected"},
+		{"devices that are not a list", `{"code":200,"devices":{"serialNumber":"A1"}}`, 0, &DecodeError{}, `"devices" is an object, not a list`},
 		{"two devices lists", `{"code":200,"devices":[],"devices":[{"serialNumber":"A1"}]}`, 0, &DecodeError{}, `more than one "devices" list`},
 		{"data after the object", `{"code":200,"devices":[]} {"devices":[]}`, 0, &DecodeError{}, "data follows the JSON object"},
 		{"a row of the wrong shape", `{"code":200,"devices":[{"isManaged":"perhaps"}]}`, 0, &DecodeError{}, "expected a boolean"},
