@@ -1,12 +1,13 @@
 // Command bench measures the manager against simulated districts: the real controllers (controllers.Setup
-// with one shared httpx.HostLimits) on a local control plane, the Destiny and Jamf Pro simulators with
-// latency in a child process (so the manager's peak RSS is its own), one SyncRun per policy all created
+// with one shared httpx.HostLimits) on a local control plane, the Destiny and Jamf Pro (or Jamf School)
+// simulators with latency in a child process (so the manager's peak RSS is its own), one SyncRun per policy all created
 // at once, and per run its wall time, calls, lower bound and ratio, the peak requests in flight per host,
 // and the manager process's peak RSS. It exits non-zero when a run does not succeed or a host saw more
 // requests at once than it allows (correctness, not speed).
 //
 //	go run ./hack/bench --scenario single [--devices 50000] [--latency 20ms]
 //	go run ./hack/bench --scenario many [--policies 20] [--devices 10000] [--small 500] [--share-jamf 5]
+//	go run ./hack/bench --target jamfschool --scenario single --devices 50000
 //
 // KUBEBUILDER_ASSETS names the directory of kube-apiserver and etcd (else bin/k8s/<version>).
 package main
@@ -67,6 +68,7 @@ const (
 
 type config struct {
 	scenario         string
+	target           string
 	devices, small   int
 	policies         int
 	schools, drift   int
@@ -90,6 +92,7 @@ func main() {
 	}
 	var c config
 	flag.StringVar(&c.scenario, "scenario", "single", "single (one large district) or many (several districts due at once)")
+	flag.StringVar(&c.target, "target", targetJamfPro, "the MDM: jamfpro, or jamfschool (device sync only: owner and location, no roster sync)")
 	flag.IntVar(&c.devices, "devices", 0, "devices per district (default: single 10000, many 2000)")
 	flag.IntVar(&c.policies, "policies", 0, "districts, one policy each, in the many scenario (default 5)")
 	flag.IntVar(&c.small, "small", 500, "many: devices of one more, small district due with the others (0: none)")
@@ -106,6 +109,14 @@ func main() {
 	flag.Parse()
 	if c.cgroup && c.memoryLimit == "" {
 		fmt.Fprintln(os.Stderr, "bench: --cgroup needs --memory-limit (the cgroup's size)")
+		os.Exit(2)
+	}
+	if c.target != targetJamfPro && c.target != targetJamfSchool {
+		fmt.Fprintf(os.Stderr, "bench: --target %q: want jamfpro or jamfschool\n", c.target)
+		os.Exit(2)
+	}
+	if c.target == targetJamfSchool && c.shareJamf > 0 {
+		fmt.Fprintln(os.Stderr, "bench: --share-jamf is for Jamf Pro hosts")
 		os.Exit(2)
 	}
 	switch c.scenario {
@@ -269,7 +280,7 @@ func (b *bench) startSims() (func(), error) {
 		return nil, err
 	}
 	spec := simSpec{Devices: b.devices, Schools: b.cfg.schools, Latency: b.cfg.latency, ShareJamf: b.cfg.shareJamf, Drift: b.cfg.drift,
-		RosterDir: b.rosterDir}
+		RosterDir: b.rosterDir, Target: b.cfg.target}
 	cmd := exec.Command(exe, spec.args()...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -351,12 +362,25 @@ func (b *bench) install(ctx context.Context, root string) error {
 		src.CredentialsSecretRef = dsv1.SecretReference{Name: name + "-destiny"}
 		src.ResourceTypes = []string{district.ResourceTypeIPad, district.ResourceTypeStaffIPad}
 		src.StudentDeviceResourceTypes = []string{district.ResourceTypeIPad}
-		p.Spec.Target.JamfPro.URL, p.Spec.Target.JamfPro.CABundle = d.JamfURL, ca
-		p.Spec.Target.JamfPro.CredentialsSecretRef = dsv1.SecretReference{Name: name + "-jamf"}
-		p.Spec.Target.JamfPro.MaxConcurrency = jamfLimit
+		jamfKeys := map[string]string{"client-id": d.JamfID, "client-secret": d.JamfSecret}
 		p.Spec.Schools = nil
-		for _, s := range d.Schools {
-			p.Spec.Schools = append(p.Spec.Schools, dsv1.SchoolMapping{Site: s.Site, Building: s.Building})
+		if b.cfg.target == targetJamfSchool {
+			// Jamf School writes a device's owner and location (the sample's Jamf School policy): no
+			// names, no Lost Mode. Its client keeps to 5 requests in flight, as Jamf Pro's maxConcurrency.
+			p.Spec.Target = dsv1.Target{JamfSchool: &dsv1.JamfSchoolTarget{URL: d.JamfURL, CABundle: ca,
+				CredentialsSecretRef: dsv1.SecretReference{Name: name + "-jamf"}}}
+			p.Spec.Fields.Manage = []dsv1.ManagedField{dsv1.FieldUser, dsv1.FieldLocation}
+			jamfKeys = map[string]string{"network-id": d.JamfID, "api-key": d.JamfSecret}
+			for _, s := range d.Schools {
+				p.Spec.Schools = append(p.Spec.Schools, dsv1.SchoolMapping{Site: s.Site, Location: s.Location})
+			}
+		} else {
+			p.Spec.Target.JamfPro.URL, p.Spec.Target.JamfPro.CABundle = d.JamfURL, ca
+			p.Spec.Target.JamfPro.CredentialsSecretRef = dsv1.SecretReference{Name: name + "-jamf"}
+			p.Spec.Target.JamfPro.MaxConcurrency = jamfLimit
+			for _, s := range d.Schools {
+				p.Spec.Schools = append(p.Spec.Schools, dsv1.SchoolMapping{Site: s.Site, Building: s.Building})
+			}
 		}
 		changes, clears, shrink := intstr.FromString("40%"), intstr.FromString("15%"), intstr.FromString("20%")
 		p.Spec.Safety.MaxChanges, p.Spec.Safety.MaxClears, p.Spec.Safety.MaxSourceShrink = &changes, &clears, &shrink
@@ -364,8 +388,7 @@ func (b *bench) install(ctx context.Context, root string) error {
 		objs = append(objs,
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-destiny", Namespace: namespace},
 				StringData: map[string]string{"client-id": d.DestinyID, "client-secret": d.DestinySecret}},
-			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-jamf", Namespace: namespace},
-				StringData: map[string]string{"client-id": d.JamfID, "client-secret": d.JamfSecret}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-jamf", Namespace: namespace}, StringData: jamfKeys},
 			&p)
 	}
 	for _, o := range objs {
@@ -580,8 +603,8 @@ func (b *bench) report(r int, runs []runTimes, st simStats, wall time.Duration) 
 	for _, l := range lines {
 		fmt.Println("FAIL:", l)
 	}
-	fmt.Printf("peak in flight on any Destiny host %d (allowed %d), on any Jamf Pro host %d (allowed %d), since the manager started; process peak RSS so far %d MiB\n",
-		worst[destinyLimit], destinyLimit, worst[jamfLimit], jamfLimit, readStatusKiB("VmHWM")>>10)
+	fmt.Printf("peak in flight on any Destiny host %d (allowed %d), on any %s host %d (allowed %d), since the manager started; process peak RSS so far %d MiB\n",
+		worst[destinyLimit], destinyLimit, map[string]string{targetJamfPro: "Jamf Pro", targetJamfSchool: "Jamf School"}[b.cfg.target], worst[jamfLimit], jamfLimit, readStatusKiB("VmHWM")>>10)
 	return ok
 }
 

@@ -25,6 +25,7 @@ import (
 	destinysim "github.com/k12dev/devicesync-operator/internal/sim/destiny"
 	"github.com/k12dev/devicesync-operator/internal/sim/district"
 	jamfprosim "github.com/k12dev/devicesync-operator/internal/sim/jamfpro"
+	jamfschoolsim "github.com/k12dev/devicesync-operator/internal/sim/jamfschool"
 	"github.com/k12dev/devicesync-operator/internal/sim/simhttp"
 )
 
@@ -42,7 +43,14 @@ type simSpec struct {
 	Drift     int
 	// RosterDir receives each district's SIS patron CSV in dNN/patrons.csv.
 	RosterDir string
+	// Target is the MDM simulated: targetJamfPro or targetJamfSchool.
+	Target string
 }
+
+const (
+	targetJamfPro    = "jamfpro"
+	targetJamfSchool = "jamfschool"
+)
 
 // simDistrict is one district as the child serves it.
 type simDistrict struct {
@@ -55,7 +63,8 @@ type simDistrict struct {
 	Roster string
 }
 
-type simSchool struct{ Site, Building string }
+// simSchool is a school as the policy maps it: to a Jamf Pro building or a Jamf School location.
+type simSchool struct{ Site, Building, Location string }
 
 // simHello is the child's first line on stdout.
 type simHello struct {
@@ -83,7 +92,8 @@ func (s simSpec) args() []string {
 		dev[i] = fmt.Sprint(n)
 	}
 	return []string{"sim", "--devices", strings.Join(dev, ","), "--schools", fmt.Sprint(s.Schools),
-		"--latency", s.Latency.String(), "--share-jamf", fmt.Sprint(s.ShareJamf), "--drift", fmt.Sprint(s.Drift), "--roster-dir", s.RosterDir}
+		"--latency", s.Latency.String(), "--share-jamf", fmt.Sprint(s.ShareJamf), "--drift", fmt.Sprint(s.Drift), "--roster-dir", s.RosterDir,
+		"--target", s.Target}
 }
 
 // simMain serves the simulators until stdin closes (the parent exited).
@@ -96,6 +106,7 @@ func simMain(args []string) error {
 	fs.IntVar(&spec.ShareJamf, "share-jamf", 0, "districts whose Jamf Pro share one host")
 	fs.IntVar(&spec.Drift, "drift", 2, "percent of devices needing a change")
 	fs.StringVar(&spec.RosterDir, "roster-dir", "", "directory that receives each district's SIS patron CSV")
+	fs.StringVar(&spec.Target, "target", targetJamfPro, "the MDM simulated: jamfpro or jamfschool")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -125,7 +136,7 @@ func simMain(args []string) error {
 	var (
 		hello   = simHello{CA: string(caPEM)}
 		dsims   []*destinysim.Server
-		jsims   []*jamfprosim.Server
+		jsims   []jamfSim
 		shared  = http.NewServeMux()
 		shareAt string
 	)
@@ -138,14 +149,14 @@ func simMain(args []string) error {
 		d := district.Generate(district.Options{Seed: int64(1000 + i), Schools: spec.Schools, Devices: n, Weights: driftWeights(spec.Drift)})
 		sd := simDistrict{DestinyID: "bench", DestinySecret: randomHex(), JamfID: "bench", JamfSecret: randomHex()}
 		ds := destinysim.New(d, destinysim.Options{ClientID: sd.DestinyID, ClientSecret: sd.DestinySecret, Seed: uint64(i)})
-		js := jamfprosim.New(d, jamfprosim.Options{ClientID: sd.JamfID, ClientSecret: sd.JamfSecret, Seed: uint64(i)})
+		js, base := newJamfSim(spec.Target, d, sd, i)
 		ds.Sim().SetKnobs(knobs)
-		js.HTTP().SetKnobs(knobs)
+		js.counters().SetKnobs(knobs)
 		if sd.DestinyHost, err = serve(ds); err != nil {
 			return err
 		}
 		sd.DestinyURL = "https://" + sd.DestinyHost
-		if i < spec.ShareJamf {
+		if i < spec.ShareJamf && spec.Target == targetJamfPro {
 			prefix := fmt.Sprintf("/d%02d", i)
 			shared.Handle(prefix+"/", http.StripPrefix(prefix, js))
 			sd.JamfHost, sd.JamfURL = shareAt, "https://"+shareAt+prefix
@@ -153,7 +164,7 @@ func simMain(args []string) error {
 			if sd.JamfHost, err = serve(js); err != nil {
 				return err
 			}
-			sd.JamfURL = "https://" + sd.JamfHost
+			sd.JamfURL = "https://" + sd.JamfHost + base
 		}
 		sd.Roster = filepath.Join(spec.RosterDir, fmt.Sprintf("d%02d", i))
 		if err := os.MkdirAll(sd.Roster, 0o755); err != nil {
@@ -163,7 +174,7 @@ func simMain(args []string) error {
 			return err
 		}
 		for _, s := range d.Schools {
-			sd.Schools = append(sd.Schools, simSchool{Site: s.ShortName, Building: s.Building})
+			sd.Schools = append(sd.Schools, simSchool{Site: s.ShortName, Building: s.Building, Location: s.Name})
 		}
 		hello.Districts = append(hello.Districts, sd)
 		dsims, jsims = append(dsims, ds), append(jsims, js)
@@ -173,9 +184,9 @@ func simMain(args []string) error {
 	control.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		st := simStats{HostPeak: hosts.peaks()}
 		for i := range dsims {
-			d, j := dsims[i].Sim(), jsims[i].HTTP()
+			d, j := dsims[i].Sim(), jsims[i].counters()
 			st.Districts = append(st.Districts, districtStats{
-				Destiny: d.TotalCalls(), JamfTotal: j.TotalCalls(), JamfWrites: jsims[i].WriteCalls(),
+				Destiny: d.TotalCalls(), JamfTotal: j.TotalCalls(), JamfWrites: jsims[i].writeCalls(),
 				DestinyPeak: d.PeakInFlight(), JamfPeak: j.PeakInFlight(), DestinyCalls: d.Calls(), JamfCalls: j.Calls(),
 			})
 		}
@@ -184,7 +195,7 @@ func simMain(args []string) error {
 	control.HandleFunc("POST /reset", func(w http.ResponseWriter, _ *http.Request) {
 		for i := range dsims {
 			dsims[i].Sim().ResetCounters()
-			jsims[i].HTTP().ResetCounters()
+			jsims[i].counters().ResetCounters()
 		}
 		hosts.reset()
 		w.WriteHeader(http.StatusNoContent)
@@ -201,6 +212,44 @@ func simMain(args []string) error {
 	// Serve until the parent closes our stdin (it exited or is done).
 	_, _ = bufio.NewReader(os.Stdin).ReadString(0)
 	return nil
+}
+
+// jamfSim is the MDM simulator of one district, Jamf Pro or Jamf School.
+type jamfSim interface {
+	http.Handler
+	// counters are its calls, peak in flight and latency (reset together).
+	counters() *simhttp.Server
+	// writeCalls is the calls that changed something since the counters were reset.
+	writeCalls() int
+}
+
+type proSim struct{ *jamfprosim.Server }
+
+func (p proSim) counters() *simhttp.Server { return p.HTTP() }
+func (p proSim) writeCalls() int           { return p.WriteCalls() }
+
+type schoolSim struct{ *jamfschoolsim.Server }
+
+func (s schoolSim) counters() *simhttp.Server { return s.Server.Server }
+
+// writeCalls counts PUT, POST and DELETE: Jamf School has no token call, every such call is a write.
+func (s schoolSim) writeCalls() int {
+	n := 0
+	for pattern, c := range s.Calls() {
+		if m, _, _ := strings.Cut(pattern, " "); m == http.MethodPut || m == http.MethodPost || m == http.MethodDelete {
+			n += c
+		}
+	}
+	return n
+}
+
+// newJamfSim makes district d's MDM simulator for target, with sd's credentials, and the path its API
+// is served under.
+func newJamfSim(target string, d *district.District, sd simDistrict, i int) (jamfSim, string) {
+	if target == targetJamfSchool {
+		return schoolSim{jamfschoolsim.New(d, jamfschoolsim.Options{NetworkID: sd.JamfID, APIKey: sd.JamfSecret, Seed: uint64(i)})}, jamfschoolsim.BasePath
+	}
+	return proSim{jamfprosim.New(d, jamfprosim.Options{ClientID: sd.JamfID, ClientSecret: sd.JamfSecret, Seed: uint64(i)})}, ""
 }
 
 // driftWeights generates pct % of devices in need of a change, spread over the kinds of drift a
