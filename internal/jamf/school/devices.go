@@ -12,18 +12,31 @@ import (
 
 // Devices lists every device (GET /devices; Jamf School does not page this listing).
 func (c *Client) Devices(ctx context.Context) ([]Device, error) {
-	return c.listDevices(ctx, "Devices", nil)
+	return listDevices(ctx, c, "Devices", nil, all)
 }
 
-func (c *Client) listDevices(ctx context.Context, op string, q url.Values) ([]Device, error) {
-	var out []Device
+// DevicesAs is Devices with each device converted by conv as the answer arrives: only the results conv
+// keeps (ok) are, so a caller holding its own compact form of a device never holds the district twice.
+// conv must not keep d.
+func DevicesAs[T any](ctx context.Context, c *Client, conv func(d *Device) (v T, ok bool)) ([]T, error) {
+	return listDevices(ctx, c, "Devices", nil, conv)
+}
+
+// all keeps every device as it is.
+func all(d *Device) (Device, bool) { return *d, true }
+
+func listDevices[T any](ctx context.Context, c *Client, op string, q url.Values, conv func(d *Device) (T, bool)) ([]T, error) {
+	var out []T
 	var w wireDevice // the row being decoded, reused
-	list := &listSpec{key: "devices", start: func() { out = []Device{} }, elem: func(dec *json.Decoder) error {
+	list := &listSpec{key: "devices", start: func() { out = []T{} }, elem: func(dec *json.Decoder) error {
 		w = wireDevice{} // absent keys must not keep the previous row's values
 		if err := dec.Decode(&w); err != nil {
 			return err
 		}
-		out = append(out, w.toDevice())
+		d := w.toDevice()
+		if v, ok := conv(&d); ok {
+			out = append(out, v)
+		}
 		return nil
 	}}
 	if err := c.do(ctx, request{op: op, method: "GET", path: "/devices", query: q, idempotent: true, list: list}, nil); err != nil {

@@ -230,7 +230,7 @@ func (c *Client) ResolveUser(ctx context.Context, usernameOrEmail string, nu New
 // GET /users/0 (a 404 UserNotFound proves the key may read users), and GET /locations. A 405
 // "not allowed using this API key" error names the method and path that were refused.
 func (c *Client) TestConnection(ctx context.Context) error {
-	if _, err := c.listDevices(ctx, "TestConnection", url.Values{"serialnumber": {"DEVICESYNC-CONNECTION-TEST"}}); err != nil {
+	if _, err := listDevices(ctx, c, "TestConnection", url.Values{"serialnumber": {"DEVICESYNC-CONNECTION-TEST"}}, all); err != nil {
 		return err
 	}
 	var u wireUserResponse

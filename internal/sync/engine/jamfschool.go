@@ -94,27 +94,23 @@ func (t *JamfSchool) Inventory(ctx context.Context) ([]plan.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	devs, err := t.Client.Devices(ctx)
-	if err != nil {
-		return nil, err
-	}
 	byID := make(map[int]string, len(locs))
 	for _, l := range locs {
 		byID[l.ID] = l.Name
 	}
-	out := make([]plan.Device, 0, len(devs))
-	for _, d := range devs {
+	// Each device is converted as the answer arrives (the district is one unpaged answer); a device in
+	// the trash is not part of the inventory.
+	return school.DevicesAs(ctx, t.Client, func(d *school.Device) (plan.Device, bool) {
 		if d.InTrash {
-			continue
+			return plan.Device{}, false
 		}
 		pd := plan.Device{Key: d.UDID, Ref: strconv.Itoa(d.LocationID), RawSerial: d.Serial, Name: d.Name, Managed: d.Managed,
 			Supervised: d.Supervised, Location: byID[d.LocationID]}
 		if o := d.Owner; o != nil {
 			pd.Username, pd.Email, pd.RealName = o.Username, o.Email, o.Name
 		}
-		out = append(out, pd)
-	}
-	return out, nil
+		return pd, true
+	})
 }
 
 // Apply implements Target: the location, then the owner (creating the user when the policy allows it
