@@ -2,11 +2,9 @@ package school
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 )
 
@@ -26,23 +24,8 @@ func DevicesAs[T any](ctx context.Context, c *Client, conv func(d *Device) (v T,
 func all(d *Device) (Device, bool) { return *d, true }
 
 func listDevices[T any](ctx context.Context, c *Client, op string, q url.Values, conv func(d *Device) (T, bool)) ([]T, error) {
-	var out []T
-	var w wireDevice // the row being decoded, reused
-	list := &listSpec{key: "devices", start: func() { out = []T{} }, elem: func(dec *json.Decoder) error {
-		w = wireDevice{} // absent keys must not keep the previous row's values
-		if err := dec.Decode(&w); err != nil {
-			return err
-		}
-		d := w.toDevice()
-		if v, ok := conv(&d); ok {
-			out = append(out, v)
-		}
-		return nil
-	}}
-	if err := c.do(ctx, request{op: op, method: "GET", path: "/devices", query: q, idempotent: true, list: list}, nil); err != nil {
-		return nil, err
-	}
-	return slices.Clip(out), nil
+	return listRows(ctx, c, request{op: op, method: "GET", path: "/devices", query: q, idempotent: true}, "devices",
+		func(w *wireDevice) (T, bool) { d := w.toDevice(); return conv(&d) })
 }
 
 // Device reads one device (GET /devices/{udid}); errors.Is(err, ErrNotFound) when it does not exist.

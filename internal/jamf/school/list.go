@@ -1,10 +1,12 @@
 package school
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/k12dev/devicesync-operator/internal/httpx"
@@ -69,6 +71,28 @@ func (l *listSpec) decode(r io.Reader, env *envelope) error {
 		err = fmt.Errorf("the answer has no %q list", l.key)
 	}
 	return err
+}
+
+// listRows runs req, whose 2xx answer lists its rows under key: each row is decoded into a W (one, reset
+// for every row) and kept as conv makes it (ok). The rows of a failed attempt are dropped.
+func listRows[W, T any](ctx context.Context, c *Client, req request, key string, conv func(w *W) (T, bool)) ([]T, error) {
+	var out []T
+	var w W
+	req.list = &listSpec{key: key, start: func() { out = []T{} }, elem: func(dec *json.Decoder) error {
+		var zero W
+		w = zero // absent keys must not keep the previous row's values
+		if err := dec.Decode(&w); err != nil {
+			return err
+		}
+		if v, ok := conv(&w); ok {
+			out = append(out, v)
+		}
+		return nil
+	}}
+	if err := c.do(ctx, req, nil); err != nil {
+		return nil, err
+	}
+	return slices.Clip(out), nil
 }
 
 // readAnswer reads one answer. A list request's 2xx answer that is not an HTML page is decoded as it

@@ -2,31 +2,17 @@ package school
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 )
 
 // Users lists every user (GET /users). It does not touch the FindUser cache.
 func (c *Client) Users(ctx context.Context) ([]User, error) {
-	var out []User
-	var w wireUser // the row being decoded, reused
-	list := &listSpec{key: "users", start: func() { out = []User{} }, elem: func(dec *json.Decoder) error {
-		w = wireUser{} // absent keys must not keep the previous row's values
-		if err := dec.Decode(&w); err != nil {
-			return err
-		}
-		out = append(out, w.toUser())
-		return nil
-	}}
-	if err := c.do(ctx, request{op: "Users", method: "GET", path: "/users", idempotent: true, list: list}, nil); err != nil {
-		return nil, err
-	}
-	return slices.Clip(out), nil
+	return listRows(ctx, c, request{op: "Users", method: "GET", path: "/users", idempotent: true}, "users",
+		func(w *wireUser) (User, bool) { return w.toUser(), true })
 }
 
 // User reads one user (GET /users/{id}); errors.Is(err, ErrNotFound) when it does not exist.
