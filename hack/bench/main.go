@@ -77,6 +77,7 @@ type config struct {
 	maxRuns          int
 	latency, timeout time.Duration
 	heapProfile      string
+	cpuProfile       string
 	memoryLimit      string
 	cgroup           bool
 	memLimitFrom     string // where the soft memory limit in force came from ("" when none)
@@ -103,6 +104,7 @@ func main() {
 	flag.IntVar(&c.maxRuns, "max-runs", 0, "the SyncRun controller's worker count, Options.MaxConcurrentRuns (0: its default)")
 	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "latency of every simulated call")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "how long to wait for a round")
+	flag.StringVar(&c.cpuProfile, "cpu-profile", "", "write the CPU profile of the bench process (the manager; the simulators run apart) during the last round here")
 	flag.StringVar(&c.heapProfile, "heap-profile", "", "write the manager process's heap profile here at the peak of the last round")
 	flag.StringVar(&c.memoryLimit, "memory-limit", "", "the manager container's limits.memory (e.g. 1Gi, the Deployment's default): the soft memory limit is set from it as main.go does from "+memlimit.EnvVar+" (90%; GOMEMLIMIT wins); empty: "+memlimit.EnvVar+" if set")
 	flag.BoolVar(&c.cgroup, "cgroup", false, "run the manager under --memory-limit as a hard limit too: the bench moves its own process (the manager, not the control plane or the simulators) into a memory cgroup of that size, as a container's limits.memory does, and reports its peak charge and OOM kills (Linux, as root)")
@@ -253,7 +255,12 @@ func run(c config) (bool, error) {
 
 	ok := true
 	for r := 1; r <= c.rounds; r++ {
+		stop, err := b.profileCPU(r == c.rounds)
+		if err != nil {
+			return false, err
+		}
 		good, err := b.round(ctx, r, mgrDone)
+		stop()
 		if err != nil {
 			return false, fmt.Errorf("round %d: %w", r, err)
 		}
@@ -271,6 +278,27 @@ func run(c config) (bool, error) {
 		fmt.Println("FAIL: a run did not succeed or a host saw more requests at once than it allows")
 	}
 	return ok, nil
+}
+
+// profileCPU starts the CPU profile when --cpu-profile is set and this is the round to profile; the
+// returned func stops it.
+func (b *bench) profileCPU(this bool) (func(), error) {
+	if b.cfg.cpuProfile == "" || !this {
+		return func() {}, nil
+	}
+	f, err := os.Create(b.cfg.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+		fmt.Printf("CPU profile of the round: %s (go tool pprof -top %s)\n", b.cfg.cpuProfile, b.cfg.cpuProfile)
+	}, nil
 }
 
 // startSims re-executes this program as "bench sim ..." and reads its first line.
