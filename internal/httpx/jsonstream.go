@@ -23,7 +23,8 @@ func DecodeObject(r io.Reader, member func(dec *json.Decoder, key string) error)
 	tok, err := dec.Token()
 	switch {
 	case err == io.EOF:
-		return errors.New("the answer is empty")
+		// Nothing at all: an answer cut before its first byte as far as the reader can tell.
+		return fmt.Errorf("the answer is empty: %w", io.ErrUnexpectedEOF)
 	case err != nil:
 		return err
 	case tok != json.Delim('{'):
@@ -61,8 +62,8 @@ func (e *ValueTooLargeError) Error() string {
 	return fmt.Sprintf("a JSON value larger than %d bytes", e.Max)
 }
 
-// valueLimit fails a read when the decoder already holds MaxJSONValueBytes it has not consumed: the
-// value it is decoding is that long.
+// valueLimit fails a read when the decoder already holds more than MaxJSONValueBytes it has not
+// consumed (the value it is decoding is that long), and never hands it enough to hold more.
 type valueLimit struct {
 	r   io.Reader
 	dec *json.Decoder
@@ -70,9 +71,12 @@ type valueLimit struct {
 }
 
 func (v *valueLimit) Read(p []byte) (int, error) {
-	if v.n-v.dec.InputOffset() > MaxJSONValueBytes {
+	held := v.n - v.dec.InputOffset()
+	if held > MaxJSONValueBytes {
 		return 0, &ValueTooLargeError{Max: MaxJSONValueBytes}
 	}
+	// Never hand over more than one byte past the cap: the next read then fails if the value is not done.
+	p = p[:min(int64(len(p)), MaxJSONValueBytes-held+1)]
 	n, err := v.r.Read(p)
 	v.n += int64(n)
 	return n, err

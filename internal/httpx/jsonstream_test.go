@@ -48,7 +48,7 @@ func TestDecodeObjectReadsOneObjectAsItArrives(t *testing.T) {
 	}{
 		{"members in any order, unknown ones skipped", `{"a":{"b":[1,2]},"ROWS":["x","y"],"c":null}`, 2, ""},
 		{"white space after the object", "{\"rows\":[]}\n\t ", 0, ""},
-		{"an empty answer", ``, 0, "the answer is empty"},
+		{"an empty answer (cut before its first byte)", ``, 0, "the answer is empty: unexpected EOF"},
 		{"null", `null`, 0, "null, not a JSON object"},
 		{"a list", `["x"]`, 0, "a list, not a JSON object"},
 		{"a string", `"x"`, 0, "a string, not a JSON object"},
@@ -67,6 +67,35 @@ func TestDecodeObjectReadsOneObjectAsItArrives(t *testing.T) {
 				t.Fatalf("got %v, want an error saying %q", err, tt.inError)
 			}
 		})
+	}
+}
+
+// chunkReader hands out at most chunk bytes a read.
+type chunkReader struct {
+	r     io.Reader
+	chunk int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.chunk)]) }
+
+// The cap holds at its edge, however the answer arrives: a value just under it decodes, one just over
+// it does not.
+func TestDecodeObjectValueCapIsExact(t *testing.T) {
+	member := func(size int) string { return `{"pad":"` + strings.Repeat("x", size-2) + `","rows":["a"]}` } // size: the value, quotes included
+	for _, chunk := range []int{1 << 30, 64 << 10, 4 << 10} {
+		for _, tt := range []struct {
+			size int
+			ok   bool
+		}{{MaxJSONValueBytes - 1024, true}, {MaxJSONValueBytes + 1024, false}, {2*MaxJSONValueBytes - 1024, false}} {
+			rows, err := decodeRows(&chunkReader{r: strings.NewReader(member(tt.size)), chunk: chunk})
+			var big *ValueTooLargeError
+			switch {
+			case tt.ok && (err != nil || len(rows) != 1):
+				t.Errorf("reads of %d bytes, a value of %d bytes (cap %d): %v, %d rows; want it decoded", chunk, tt.size, MaxJSONValueBytes, err, len(rows))
+			case !tt.ok && !errors.As(err, &big):
+				t.Errorf("reads of %d bytes, a value of %d bytes (cap %d): %v; want a *ValueTooLargeError", chunk, tt.size, MaxJSONValueBytes, err)
+			}
+		}
 	}
 }
 

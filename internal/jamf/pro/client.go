@@ -418,12 +418,17 @@ func (c *Client) readAnswer(cl call, resp *http.Response) (b []byte, n int64, de
 // malformed is the error for a 2xx answer whose JSON could not be decoded (n bytes of it read).
 func malformed(cl call, status int, contentType string, n int64, derr error) error {
 	snippet := httpx.Unrecognized(status, contentType, int(n))
+	retry := cl.idempotent
+	var big *httpx.ValueTooLargeError
+	if errors.As(derr, &big) {
+		retry = false // the same answer again would hold the same value, and a smaller page may too
+	}
 	if cl.secretBody {
 		snippet = "[withheld: the body may hold a token]"
 		derr = errors.New("malformed JSON") // json's messages can quote the input
 	}
 	return &DecodeError{Op: cl.op, Method: cl.method, Path: cl.path, StatusCode: status, Snippet: snippet, Err: derr,
-		Retryable: cl.idempotent}
+		Retryable: retry}
 }
 
 // classify turns one attempt's outcome into nil (decoded into out) or a typed error.

@@ -257,6 +257,9 @@ func TestInventoryPageThatIsNotOneGoodPageFailsTheRead(t *testing.T) {
 		{"a row whose id is not a number: the page is final", func(w http.ResponseWriter, p simPage) {
 			serveJSON(w, `{"totalCount":`+string(p.total)+`,"results":[`+string(p.rows[0])+`,{"mobileDeviceId":"x"}]}`)
 		}, want{`mobileDeviceId "x" is not a number`, false}},
+		{"a member over the cap on one value: final, never held", func(w http.ResponseWriter, p simPage) {
+			serveJSON(w, `{"totalCount":`+string(p.total)+`,"pad":"`+strings.Repeat("x", httpx.MaxJSONValueBytes+1)+`","results":[`+p.joined()+`]}`)
+		}, want{"a JSON value larger than", false}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -237,9 +237,8 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 		switch {
 		case derr != nil:
 			de := &DecodeError{Op: req.op, Method: req.method, Path: req.path, Status: resp.StatusCode, Snippet: httpx.Unrecognized(resp.StatusCode, ctype, int(n)), Err: derr}
-			var big *httpx.ValueTooLargeError
-			if errors.As(derr, &big) {
-				return httpx.Fail(de) // the same answer again would hold the same value
+			if !cutShort(derr) {
+				return httpx.Fail(de) // the same answer again would be as wrong (a row of the wrong type, no list, a value over the cap)
 			}
 			// A truncated answer on an idempotent request is worth one more try, as below.
 			return c.transient(req, de, 0)

@@ -1,8 +1,10 @@
 package school
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,6 +34,8 @@ type listSpec struct {
 	start func()
 	// elem decodes one element from dec and keeps what the caller needs of it.
 	elem func(dec *json.Decoder) error
+	// maxRows caps the rows (0: MaxListRows).
+	maxRows int
 }
 
 // decode reads one answer: the envelope's code and message into env, each element of the list through
@@ -40,7 +44,7 @@ type listSpec struct {
 // the server sent.
 func (l *listSpec) decode(r io.Reader, env *envelope) error {
 	l.start()
-	lists, rows := 0, 0
+	lists, rows, maxRows := 0, 0, cmp.Or(l.maxRows, MaxListRows)
 	err := httpx.DecodeObject(r, func(dec *json.Decoder, key string) error {
 		switch {
 		case strings.EqualFold(key, "code"):
@@ -52,8 +56,8 @@ func (l *listSpec) decode(r io.Reader, env *envelope) error {
 				return fmt.Errorf("the answer has more than one %q list", l.key)
 			}
 			ok, err := httpx.DecodeList(dec, l.key, func(dec *json.Decoder) error {
-				if rows++; rows > MaxListRows {
-					return fmt.Errorf("the %q list has more than %d rows", l.key, MaxListRows)
+				if rows++; rows > maxRows {
+					return fmt.Errorf("the %q list has more than %d rows", l.key, maxRows)
 				}
 				return l.elem(dec)
 			})
@@ -93,6 +97,13 @@ func listRows[W, T any](ctx context.Context, c *Client, req request, key string,
 		return nil, err
 	}
 	return slices.Clip(out), nil
+}
+
+// cutShort reports whether a list answer failed as a cut answer does (it ended early, or its JSON broke
+// off): worth asking again, unlike one whose rows or shape are wrong, which the same answer repeats.
+func cutShort(err error) bool {
+	var syn *json.SyntaxError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &syn)
 }
 
 // readAnswer reads one answer. A list request's 2xx answer that is not an HTML page is decoded as it

@@ -3,12 +3,14 @@ package school
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/k12dev/devicesync-operator/internal/httpx"
@@ -138,5 +140,60 @@ func TestDeviceListAnswers(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tt.inError)
 			}
 		})
+	}
+}
+
+// A list answer cut short is asked again (the next may come whole); one whose rows or shape are wrong is
+// final: the same answer would be as wrong, and a district is not downloaded again for nothing.
+func TestDeviceListFailuresRetriedOnlyWhenCutShort(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		attempts int
+	}{
+		{"cut short", `{"code":200,"devices":[{"serialNumber":"A1"},`, 3},
+		{"empty", ``, 3},
+		{"broken JSON", `{"code":200,"devices":[{"serialNumber":"A1"}}`, 3},
+		{"a row of the wrong type", `{"code":200,"devices":[{"serialNumber":"A1"},{"isManaged":"perhaps"}]}`, 1},
+		{"a row that is not an object", `{"code":200,"devices":[1]}`, 1},
+		{"no devices list", `{"code":200,"count":0}`, 1},
+		{"two devices lists", `{"code":200,"devices":[],"devices":[]}`, 1},
+		{"null", `null`, 1},
+		{"a value over the cap", `{"code":200,"pad":"` + strings.Repeat("x", httpx.MaxJSONValueBytes+1) + `","devices":[]}`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			c := newTestClient(t, srv.URL+"/api", func(c *Config) { c.MaxRetries = 2 })
+			if devs, err := c.Devices(context.Background()); err == nil {
+				t.Fatalf("%d devices and no error, want the read to fail", len(devs))
+			}
+			if n := calls.Load(); int(n) != tt.attempts {
+				t.Errorf("%d attempts, want %d", n, tt.attempts)
+			}
+		})
+	}
+}
+
+// A list longer than its row cap fails rather than grow without bound.
+func TestListRowCap(t *testing.T) {
+	n := 0
+	l := &listSpec{key: "devices", maxRows: 3, start: func() { n = 0 }, elem: func(dec *json.Decoder) error {
+		n++
+		return httpx.SkipValue(dec)
+	}}
+	var env envelope
+	if err := l.decode(strings.NewReader(`{"devices":[{},{},{}]}`), &env); err != nil || n != 3 {
+		t.Fatalf("3 rows under a cap of 3: %v, %d rows", err, n)
+	}
+	err := l.decode(strings.NewReader(`{"devices":[{},{},{},{}]}`), &env)
+	if err == nil || !strings.Contains(err.Error(), `the "devices" list has more than 3 rows`) {
+		t.Fatalf("4 rows under a cap of 3: %v, want the cap named", err)
 	}
 }
