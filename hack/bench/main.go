@@ -167,7 +167,7 @@ type bench struct {
 	cfg     config
 	hello   simHello
 	devices []int
-	k8s     client.Client
+	k8s     client.WithWatch
 	limits  *httpx.HostLimits
 	heap    *heapSampler
 	// rosterDir holds the districts' rosters (the manager's roster root).
@@ -218,7 +218,7 @@ func run(c config) (bool, error) {
 		return false, err
 	}
 	defer func() { _ = env.Stop() }()
-	if b.k8s, err = client.New(restCfg, client.Options{Scheme: testenv.Scheme()}); err != nil {
+	if b.k8s, err = client.NewWithWatch(restCfg, client.Options{Scheme: testenv.Scheme()}); err != nil {
 		return false, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -493,6 +493,35 @@ func (b *bench) round(ctx context.Context, r int, done chan error) (bool, error)
 		return false, err
 	}
 	runs := make([]runTimes, len(b.devices))
+	// Phases are seen as they change (a watch: a poll would add its period to every run's wall); a list
+	// every second also catches what a closed watch would miss.
+	w, err := b.k8s.Watch(ctx, &dsv1.SyncRunList{}, client.InNamespace(namespace))
+	if err != nil {
+		return false, fmt.Errorf("watching SyncRuns: %w", err)
+	}
+	defer w.Stop()
+	observe := func(run *dsv1.SyncRun, now time.Time) {
+		i, ok := runIndex(run.Name, r)
+		if !ok {
+			return
+		}
+		t := &runs[i]
+		if t.running.IsZero() && run.Status.Phase != "" {
+			t.running = now
+		}
+		if t.final.IsZero() && finalPhase(run.Status.Phase) {
+			t.final, t.phase = now, run.Status.Phase
+			if c := meta.FindStatusCondition(run.Status.Conditions, dsv1.ConditionReady); c != nil {
+				t.message = c.Message
+			}
+			if bl := run.Status.Blocked; bl != nil {
+				t.message = bl.Reason + ": " + bl.Message
+			}
+			if len(run.Status.Errors) > 0 {
+				t.message = fmt.Sprint(run.Status.Errors[0])
+			}
+		}
+	}
 	start := time.Now()
 	for i := range b.devices {
 		run := &dsv1.SyncRun{
@@ -506,49 +535,38 @@ func (b *bench) round(ctx context.Context, r int, done chan error) (bool, error)
 		runs[i].created = time.Now()
 	}
 	deadline := start.Add(b.cfg.timeout)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	events := w.ResultChan()
 	for {
-		if err := managerStopped(done); err != nil {
-			return false, err
-		}
-		var list dsv1.SyncRunList
-		if err := b.k8s.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-			return false, err
-		}
-		now, left := time.Now(), 0
-		for _, run := range list.Items {
-			i, ok := runIndex(run.Name, r)
+		select {
+		case ev, ok := <-events:
 			if !ok {
+				events = nil // closed: the list below carries on alone
 				continue
 			}
-			t := &runs[i]
-			if t.running.IsZero() && run.Status.Phase != "" {
-				t.running = now
+			if run, isRun := ev.Object.(*dsv1.SyncRun); isRun {
+				observe(run, time.Now())
 			}
-			if t.final.IsZero() && finalPhase(run.Status.Phase) {
-				t.final, t.phase = now, run.Status.Phase
-				if c := meta.FindStatusCondition(run.Status.Conditions, dsv1.ConditionReady); c != nil {
-					t.message = c.Message
-				}
-				if bl := run.Status.Blocked; bl != nil {
-					t.message = bl.Reason + ": " + bl.Message
-				}
-				if len(run.Status.Errors) > 0 {
-					t.message = fmt.Sprint(run.Status.Errors[0])
-				}
+		case <-tick.C:
+			if err := managerStopped(done); err != nil {
+				return false, err
 			}
-		}
-		for _, t := range runs {
-			if t.final.IsZero() {
-				left++
+			var list dsv1.SyncRunList
+			if err := b.k8s.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+				return false, err
+			}
+			now := time.Now()
+			for i := range list.Items {
+				observe(&list.Items[i], now)
+			}
+			if now.After(deadline) {
+				return false, fmt.Errorf("%d runs not finished after %s", unfinished(runs), b.cfg.timeout)
 			}
 		}
-		if left == 0 {
+		if unfinished(runs) == 0 {
 			break
 		}
-		if now.After(deadline) {
-			return false, fmt.Errorf("%d runs not finished after %s", left, b.cfg.timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	wall := time.Since(start)
 	st, err := b.stats()
@@ -559,6 +577,16 @@ func (b *bench) round(ctx context.Context, r int, done chan error) (bool, error)
 }
 
 // runIndex reads i from "district-<i>-r<round>".
+func unfinished(runs []runTimes) int {
+	n := 0
+	for _, t := range runs {
+		if t.final.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
 func runIndex(name string, round int) (int, bool) {
 	rest, ok := strings.CutPrefix(name, "district-")
 	if !ok {
