@@ -118,6 +118,30 @@ func ReadBodyMax(r io.ReadCloser, max int64) ([]byte, error) {
 	return b, nil
 }
 
+// ReadAnswer reads resp's body and closes it. With stream set, a 2xx answer that is not an HTML page is
+// handed to stream as it arrives, up to streamMax bytes (streamed; raw nil, derr stream's verdict); any
+// other answer is read whole, up to wholeMax. n is the number of bytes read; rerr is the body's own
+// failure (a broken connection, a cap: *BodyTooLargeError), kept apart from what stream made of the
+// bytes that did arrive.
+func ReadAnswer(resp *http.Response, wholeMax, streamMax int64, stream func(io.Reader) error) (raw []byte, n int64, streamed bool, derr, rerr error) {
+	if stream == nil {
+		raw, rerr = ReadBodyMax(resp.Body, wholeMax)
+		return raw, int64(len(raw)), false, nil, rerr
+	}
+	defer func() { _ = resp.Body.Close() }()
+	br := NewBodyReader(resp.Body, max(wholeMax, streamMax))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 && !br.LooksLikeHTML(resp.Header.Get("Content-Type")) {
+		derr = stream(br)
+		return nil, br.N(), true, derr, br.Err()
+	}
+	// An error answer or an HTML page: read whole, as any other.
+	raw, rerr = ReadBodyMax(io.NopCloser(br), wholeMax)
+	if rerr == nil {
+		rerr = br.Err()
+	}
+	return raw, br.N(), false, nil, rerr
+}
+
 // BodyReader reads a response body as it arrives, up to a cap, for a caller that decodes straight
 // from the stream instead of holding the whole answer (a page of thousands of rows). It keeps the first
 // failure of the body itself, a broken connection or the cap (*BodyTooLargeError), apart from whatever

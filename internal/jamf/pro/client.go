@@ -328,7 +328,7 @@ func (e *tokenError) Unwrap() error { return e.err }
 
 // send makes one HTTP attempt with hc. authz, when set, is the Authorization header (token requests).
 // A failure to get an answer, or to read all of it, is a *TransportError. The body is read within the
-// attempt (and its concurrency slot), whole or, with cl.stream, decoded as it arrives (see readAnswer).
+// attempt (and its concurrency slot), whole or, with cl.stream, decoded as it arrives (see httpx.ReadAnswer).
 func (c *Client) send(ctx context.Context, hc *http.Client, cl call, contentType string, body []byte, authz string) (int, http.Header, []byte, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + cl.path
@@ -368,7 +368,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, cl call, contentType
 		return 0, nil, nil, &TransportError{Op: cl.op, Method: cl.method, Path: cl.path, MaybeSent: sent, Timeout: timeout,
 			Err: scrubURL(err), Retryable: cl.idempotent || !sent}
 	}
-	b, n, derr, rerr := c.readAnswer(cl, resp)
+	b, n, _, derr, rerr := httpx.ReadAnswer(resp, c.maxBody, c.maxBody, cl.stream)
 	elapsed := time.Since(start)
 	overloaded := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	c.pacer.observe(elapsed, overloaded)
@@ -394,25 +394,6 @@ func (c *Client) send(ctx context.Context, hc *http.Client, cl call, contentType
 		return resp.StatusCode, resp.Header, nil, malformed(cl, resp.StatusCode, resp.Header.Get("Content-Type"), n, derr)
 	}
 	return resp.StatusCode, resp.Header, b, nil
-}
-
-// readAnswer reads resp's body up to the cap and closes it: whole (b), or, for a call that streams and a
-// 2xx answer that is not an HTML page, through cl.stream as it arrives (b nil, derr the stream's verdict).
-// n is the number of bytes read; rerr is the body's own failure (a broken connection, the cap), kept
-// apart from what the stream made of the bytes that did arrive.
-func (c *Client) readAnswer(cl call, resp *http.Response) (b []byte, n int64, derr, rerr error) {
-	if cl.stream == nil {
-		b, rerr = httpx.ReadBodyMax(resp.Body, c.maxBody)
-		return b, int64(len(b)), nil, rerr
-	}
-	defer func() { _ = resp.Body.Close() }()
-	br := httpx.NewBodyReader(resp.Body, c.maxBody)
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 && !br.LooksLikeHTML(resp.Header.Get("Content-Type")) {
-		derr = cl.stream(br)
-	} else {
-		b, _ = io.ReadAll(br) // an error answer or an HTML page: small, classified whole as any other
-	}
-	return b, br.N(), derr, br.Err()
 }
 
 // malformed is the error for a 2xx answer whose JSON could not be decoded (n bytes of it read).

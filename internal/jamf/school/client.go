@@ -209,8 +209,13 @@ func (c *Client) once(ctx context.Context, req request, payload []byte, out any)
 		}
 		return c.transient(req, te, 0)
 	}
+	// A list's 2xx answer is decoded as it arrives (list.go); any other is read whole.
 	var env envelope
-	raw, n, streamed, derr, rerr := readAnswer(req, resp, &env)
+	var stream func(io.Reader) error
+	if req.list != nil {
+		stream = func(r io.Reader) error { return req.list.decode(r, &env) }
+	}
+	raw, n, streamed, derr, rerr := httpx.ReadAnswer(resp, httpx.MaxBodyBytes, MaxListBodyBytes, stream)
 	if rerr != nil {
 		if ctx.Err() != nil {
 			return httpx.Fail(ctx.Err())

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -104,27 +103,4 @@ func listRows[W, T any](ctx context.Context, c *Client, req request, key string,
 func cutShort(err error) bool {
 	var syn *json.SyntaxError
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &syn)
-}
-
-// readAnswer reads one answer. A list request's 2xx answer that is not an HTML page is decoded as it
-// arrives through req.list (streamed; raw nil, derr its verdict); any other answer is read whole, up to
-// httpx.MaxBodyBytes. n is the number of bytes read; rerr is the body's own failure (a broken
-// connection, the cap), kept apart from what the decoder made of the bytes that did arrive.
-func readAnswer(req request, resp *http.Response, env *envelope) (raw []byte, n int64, streamed bool, derr, rerr error) {
-	if req.list == nil {
-		raw, rerr = httpx.ReadBody(resp.Body)
-		return raw, int64(len(raw)), false, nil, rerr
-	}
-	defer func() { _ = resp.Body.Close() }()
-	br := httpx.NewBodyReader(resp.Body, MaxListBodyBytes)
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 && !br.LooksLikeHTML(resp.Header.Get("Content-Type")) {
-		derr = req.list.decode(br, env)
-		return nil, br.N(), true, derr, br.Err()
-	}
-	// An error answer or an HTML page: classified whole, as any other.
-	raw, rerr = httpx.ReadBodyMax(io.NopCloser(br), httpx.MaxBodyBytes)
-	if rerr == nil {
-		rerr = br.Err()
-	}
-	return raw, br.N(), false, nil, rerr
 }
